@@ -1,0 +1,283 @@
+// compile(): one LLVM function per node, every kernel not yet cached emitted into one module,
+// verified, optimized at O3 and added to the process's LLJIT; kernels are cached by a canonical
+// signature string (op, attributes with defaults filled in, operand and result types).
+// Also emitLLVM / emitAsm for inspection, cache statistics and the host CPU name.
+#include "codegen/Compiler.h"
+
+#include "codegen/Jit.h"
+#include "codegen/Lower.h"
+
+#include "ir/Error.h"
+#include "ir/Ops.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <cstdio>
+#include <mutex>
+#include <unordered_map>
+
+namespace dt::codegen {
+
+namespace {
+
+/// The process-wide codegen context: the JIT, the kernel cache and its counters. Programs hold a
+/// shared_ptr to it (keepAlive), so the code they call outlives them.
+struct CodegenState {
+  std::mutex mu;
+  Jit jit;
+  std::unordered_map<std::string, rt::KernelFn> cache;
+  int64_t nextId = 0;
+  CacheStats stats;
+};
+
+std::shared_ptr<CodegenState> state() {
+  static std::shared_ptr<CodegenState> s = std::make_shared<CodegenState>();
+  return s;
+}
+
+// --- kernel descriptions and their cache keys ----------------------------------------------
+
+void printAttrKey(std::string &out, const ir::Attr &a) {
+  if (a.isInt()) {
+    out += "i" + std::to_string(a.asInt());
+  } else if (a.isFloat()) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "f%a", a.asFloat()); // hex float: exact
+    out += buf;
+  } else if (a.isBool()) {
+    out += a.asBool() ? "true" : "false";
+  } else if (a.isString()) {
+    out += "\"" + a.asString() + "\"";
+  } else {
+    out += "[";
+    for (const ir::Attr &x : a.asList()) {
+      printAttrKey(out, x);
+      out += ",";
+    }
+    out += "]";
+  }
+}
+
+/// A canonical signature: equal keys compute the same function of the same operand types.
+std::string kernelKey(const KernelDesc &k) {
+  std::string key(k.def->name);
+  key += "{";
+  for (const ir::AttrSpec &spec : k.def->attrs) {
+    key += spec.name + "=";
+    if (const ir::Attr *a = ir::attrOrDefault(*k.def, k.attrs, spec.name)) printAttrKey(key, *a);
+    else key += "none";
+    key += ";";
+  }
+  key += "}(";
+  for (const ir::Type &t : k.operands) key += t.str() + ",";
+  return key + ")->" + k.result.str();
+}
+
+KernelDesc describe(const ir::Node &n) {
+  KernelDesc k;
+  k.def = ir::findOp(n.op);
+  if (!k.def) throw ValueError(fmt("codegen: unknown op '", n.op, "'"));
+  if (k.def->kind == ir::OpKind::Kernel) throw ValueError("kernel nodes are not supported by codegen yet");
+  k.attrs = n.attrs;
+  for (const ir::Value *v : n.operands) k.operands.push_back(v->type);
+  k.result = n.result->type;
+  // Kernels trust their types completely (they index memory with them): re-check them here.
+  ir::Type inferred = ir::inferType(*k.def, k.operands, k.attrs);
+  if (inferred != k.result)
+    throw ValueError(fmt("codegen: ", n.op, " node %", n.result->name, " is annotated ", k.result.str(),
+                         " but its operands give ", inferred.str()));
+  return k;
+}
+
+// --- emission ---------------------------------------------------------------------------------
+
+void lowerBody(KernelBuilder &kb, const KernelDesc &k) {
+  switch (k.def->kind) {
+  case ir::OpKind::Unary:
+  case ir::OpKind::Binary:
+  case ir::OpKind::Compare:
+  case ir::OpKind::Where:
+  case ir::OpKind::Cast: lowerElementwise(kb, k); return;
+  case ir::OpKind::Const: lowerConst(kb, k); return;
+  case ir::OpKind::MatMul: lowerMatMul(kb, k); return;
+  case ir::OpKind::Reduce: lowerReduce(kb, k); return;
+  case ir::OpKind::ArgReduce: lowerArgReduce(kb, k); return;
+  case ir::OpKind::Layout: lowerLayout(kb, k); return;
+  case ir::OpKind::Indexing: lowerIndexing(kb, k); return;
+  case ir::OpKind::Kernel: throw ValueError("kernel nodes are not supported by codegen yet");
+  }
+  DT_ASSERT(false, "unknown op kind of ", k.def->name);
+}
+
+/// Emits `void name(void *const *bufs, const int64_t *sizes)`: it loads the pointers and calls an
+/// always-inlined body whose pointer parameters are noalias (the result has its own slot, so
+/// it never aliases an operand), which becomes alias metadata once inlined.
+void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name) {
+  llvm::LLVMContext &ctx = m.getContext();
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *voidTy = llvm::Type::getVoidTy(ctx);
+  size_t nbufs = 1 + k.operands.size();
+
+  std::vector<llvm::Type *> params(nbufs + 1, ptr);
+  auto *body = llvm::Function::Create(llvm::FunctionType::get(voidTy, params, false),
+                                      llvm::GlobalValue::InternalLinkage, name + ".body", m);
+  body->addFnAttr(llvm::Attribute::AlwaysInline);
+  body->addFnAttr(llvm::Attribute::NoUnwind);
+  for (size_t i = 0; i < nbufs; ++i) {
+    body->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
+    body->addParamAttr(unsigned(i), llvm::Attribute::NoCapture);
+    if (i > 0) body->addParamAttr(unsigned(i), llvm::Attribute::ReadOnly);
+  }
+  body->getArg(0)->setName("out");
+  for (size_t i = 1; i < nbufs; ++i) body->getArg(unsigned(i))->setName("in" + std::to_string(i - 1));
+  body->getArg(unsigned(nbufs))->setName("sizes");
+
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", body));
+  KernelBuilder kb{m, b, body, body->getArg(0), {}, body->getArg(unsigned(nbufs))};
+  for (size_t i = 1; i < nbufs; ++i) kb.ins.push_back(body->getArg(unsigned(i)));
+  lowerBody(kb, k);
+  b.CreateRetVoid();
+
+  auto *fn = llvm::Function::Create(llvm::FunctionType::get(voidTy, {ptr, ptr}, false),
+                                    llvm::GlobalValue::ExternalLinkage, name, m);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  if (body->hasFnAttribute("prefer-vector-width"))
+    fn->addFnAttr(body->getFnAttribute("prefer-vector-width"));
+  fn->getArg(0)->setName("bufs");
+  fn->getArg(1)->setName("sizes");
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  std::vector<llvm::Value *> args;
+  for (size_t i = 0; i < nbufs; ++i)
+    args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(0), i),
+                                i == 0 ? "out" : "in" + std::to_string(i - 1)));
+  args.push_back(fn->getArg(1));
+  b.CreateCall(body, args);
+  b.CreateRetVoid();
+}
+
+void verifyOrDie(const llvm::Module &m) {
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  bool broken = llvm::verifyModule(m, &os);
+  os.flush();
+  DT_ASSERT(!broken, "generated LLVM IR does not verify: ", msg);
+}
+
+std::string printModule(const llvm::Module &m) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m.print(os, nullptr);
+  os.flush();
+  return text;
+}
+
+/// A module with one kernel per distinct node of `g` (names dt_<op>_<i>), for inspection.
+std::unique_ptr<llvm::Module> inspectionModule(CodegenState &s, llvm::LLVMContext &ctx, const ir::Graph &g) {
+  auto m = std::make_unique<llvm::Module>(g.name, ctx);
+  s.jit.configure(*m);
+  std::unordered_map<std::string, bool> seen;
+  int i = 0;
+  for (const auto &n : g.nodes) {
+    KernelDesc k = describe(*n);
+    if (!seen.emplace(kernelKey(k), true).second) continue;
+    emitKernel(*m, k, "dt_" + std::string(k.def->name) + "_" + std::to_string(i++));
+  }
+  verifyOrDie(*m);
+  return m;
+}
+
+} // namespace
+
+rt::Program compile(const ir::Graph &g) {
+  std::shared_ptr<CodegenState> sp = state();
+  CodegenState &s = *sp;
+
+  rt::Program prog;
+  std::unordered_map<const ir::Value *, int> slotOf;
+  auto addSlot = [&](const ir::Value *v) {
+    DT_ASSERT(!slotOf.count(v), "value %", v->name, " defined twice");
+    slotOf[v] = int(prog.slotBytes.size());
+    prog.slotBytes.push_back(v->type.bytes());
+    return slotOf[v];
+  };
+  auto slot = [&](const ir::Value *v) {
+    auto it = slotOf.find(v);
+    if (it == slotOf.end()) throw ValueError(fmt("codegen: value %", v->name, " is used before it is defined"));
+    return it->second;
+  };
+  for (const ir::Value *v : g.inputs) prog.inputSlots.push_back(addSlot(v));
+
+  std::vector<KernelDesc> descs;
+  std::vector<std::string> keys;
+  for (const auto &n : g.nodes) {
+    descs.push_back(describe(*n));
+    keys.push_back(kernelKey(descs.back()));
+    rt::Step st;
+    st.slots.push_back(-1); // the result slot, after the operands are looked up
+    for (const ir::Value *v : n->operands) st.slots.push_back(slot(v));
+    st.slots[0] = addSlot(n->result);
+    st.name = n->op + " %" + n->result->name;
+    prog.steps.push_back(std::move(st));
+  }
+  for (const ir::Value *v : g.outputs) prog.outputSlots.push_back(slot(v));
+
+  std::lock_guard<std::mutex> lock(s.mu);
+  // Emit every kernel the cache lacks into one module.
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = std::make_unique<llvm::Module>("dt_" + g.name, *ctx);
+  s.jit.configure(*m);
+  std::unordered_map<std::string, std::string> fresh; // key -> symbol name
+  int64_t hits = 0;
+  for (size_t i = 0; i < descs.size(); ++i) {
+    if (s.cache.count(keys[i]) || fresh.count(keys[i])) {
+      ++hits;
+      continue;
+    }
+    std::string name = "dt_" + std::string(descs[i].def->name) + "_" + std::to_string(s.nextId++);
+    emitKernel(*m, descs[i], name);
+    fresh[keys[i]] = name;
+  }
+  if (!fresh.empty()) {
+    verifyOrDie(*m);
+    s.jit.optimize(*m);
+    s.jit.addModule(std::move(m), std::move(ctx));
+    for (auto &[key, name] : fresh) s.cache[key] = reinterpret_cast<rt::KernelFn>(s.jit.lookup(name));
+  }
+  s.stats.kernelsCompiled += int64_t(fresh.size());
+  s.stats.kernelCacheHits += hits;
+
+  for (size_t i = 0; i < descs.size(); ++i) prog.steps[i].fn = s.cache.at(keys[i]);
+  prog.keepAlive = sp;
+  return prog;
+}
+
+std::string emitLLVM(const ir::Graph &g, bool optimized) {
+  std::shared_ptr<CodegenState> sp = state();
+  std::lock_guard<std::mutex> lock(sp->mu);
+  llvm::LLVMContext ctx;
+  auto m = inspectionModule(*sp, ctx, g);
+  if (optimized) sp->jit.optimize(*m);
+  return printModule(*m);
+}
+
+std::string emitAsm(const ir::Graph &g) {
+  std::shared_ptr<CodegenState> sp = state();
+  std::lock_guard<std::mutex> lock(sp->mu);
+  llvm::LLVMContext ctx;
+  auto m = inspectionModule(*sp, ctx, g);
+  sp->jit.optimize(*m);
+  return sp->jit.assembly(*m);
+}
+
+CacheStats cacheStats() {
+  std::shared_ptr<CodegenState> sp = state();
+  std::lock_guard<std::mutex> lock(sp->mu);
+  return sp->stats;
+}
+
+std::string hostCPU() { return state()->jit.cpuName(); }
+
+} // namespace dt::codegen

@@ -1,0 +1,88 @@
+// What the per-op-kind lowerings share: the description of a kernel, the function being emitted
+// (IRBuilder, result and operand pointers), typed loads/stores and loop-nest helpers. Loop bounds
+// and strides are llvm::Value*: constants for compiled graphs today, runtime sizes later.
+#pragma once
+
+#include "ir/Ops.h"
+
+#include <llvm/IR/IRBuilder.h>
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dt::codegen {
+
+/// What one kernel computes: a node's op, attributes and types. Two nodes with equal
+/// descriptions share a kernel (see kernelKey in Compiler.cpp).
+struct KernelDesc {
+  const ir::OpDef *def = nullptr;
+  ir::AttrMap attrs;
+  std::vector<ir::Type> operands;
+  ir::Type result;
+};
+
+/// The kernel function being emitted: `out` is the result pointer, `ins` the operand pointers
+/// (all noalias), `sizes` the runtime sizes argument (unused by static-shape kernels).
+struct KernelBuilder {
+  llvm::Module &mod;
+  llvm::IRBuilder<> &b;
+  llvm::Function *fn;
+  llvm::Value *out;
+  std::vector<llvm::Value *> ins;
+  llvm::Value *sizes;
+
+  llvm::LLVMContext &ctx() const { return b.getContext(); }
+  /// The in-memory element type: float, double, i64, i8 (bool).
+  llvm::Type *elemType(ir::DType t) const;
+  llvm::Value *i64(int64_t v) const { return b.getInt64(uint64_t(v)); }
+  /// ptr[index] as elemType(t).
+  llvm::Value *load(ir::DType t, llvm::Value *ptr, llvm::Value *index) const;
+  void store(ir::DType t, llvm::Value *v, llvm::Value *ptr, llvm::Value *index) const;
+};
+
+/// Emits `for (iv = 0; iv < n; ++iv) body(iv)` at the builder's position and leaves the
+/// builder after the loop. The body may create blocks of its own.
+void emitLoop(llvm::IRBuilder<> &b, llvm::Value *n, const std::function<void(llvm::Value *)> &body,
+              const std::string &name);
+
+/// A loop nest over `sizes` (outermost first) that walks several strided arrays at once:
+/// strides[a][d] is array a's stride (in elements) along dim d, 0 on broadcast dims.
+struct StridedNest {
+  std::vector<int64_t> sizes;
+  std::vector<std::vector<int64_t>> strides;
+
+  int64_t numel() const;
+  /// Drops size-1 dims and merges neighbours that are contiguous in every array, so the common
+  /// elementwise case becomes one flat loop with unit (or zero) innermost strides.
+  void coalesce();
+};
+
+/// Emits the nest; `body` receives each array's element offset (i64). Nothing runs when any size
+/// is 0. Bounds and strides are passed as Values so they may later be runtime sizes.
+void emitNest(KernelBuilder &kb, std::span<llvm::Value *const> sizes,
+              const std::vector<std::vector<llvm::Value *>> &strides,
+              const std::function<void(std::span<llvm::Value *const> offsets)> &body);
+/// emitNest with the nest's static sizes and strides as constants.
+void emitNest(KernelBuilder &kb, const StridedNest &nest,
+              const std::function<void(std::span<llvm::Value *const> offsets)> &body);
+
+/// Strides of an operand of shape `shape` read in a loop over `outShape` (NumPy broadcasting:
+/// right-aligned, stride 0 where the operand's size is 1 or the dim is missing).
+std::vector<int64_t> broadcastStrides(const ir::Shape &shape, const ir::Shape &outShape);
+
+// --- lowerings, one per op kind (each in its own file) -----------------------------------
+
+/// Unary, Binary, Compare, Where, Cast: a loop nest over the result with broadcast operands.
+void lowerElementwise(KernelBuilder &kb, const KernelDesc &k);
+void lowerConst(KernelBuilder &kb, const KernelDesc &k);
+void lowerMatMul(KernelBuilder &kb, const KernelDesc &k);
+void lowerReduce(KernelBuilder &kb, const KernelDesc &k);
+/// argmax: i64 indices along an axis.
+void lowerArgReduce(KernelBuilder &kb, const KernelDesc &k);
+void lowerLayout(KernelBuilder &kb, const KernelDesc &k);
+/// pad, concat, gather, scatter_add (codegen/LowerIndexing.cpp).
+void lowerIndexing(KernelBuilder &kb, const KernelDesc &k);
+
+} // namespace dt::codegen

@@ -1,0 +1,177 @@
+// sum, mean, max, min over reduceAxes; and argmax (lowerArgReduce, at the end). The result is first filled with the identity, then the input
+// is walked in row-major order (dims of one kind coalesced):
+//  - when its innermost dim is reduced, a scalar accumulator runs over it (a horizontal
+//    reduction; `reassoc` on the f32/f64 adds lets it vectorize) and is folded into the result;
+//  - otherwise out[o] = op(out[o], x[i]) with the innermost dim unit-stride in both (vertical,
+//    vectorizes with no flags).
+// mean divides the sum by n (fdiv, so 0/0 = NaN for an empty mean). max/min are NaN-propagating
+// (llvm.maximum/minimum: -0 < +0, any NaN wins); over an empty axis they are rejected by the type
+// rule.
+#include "codegen/Lower.h"
+
+#include "ir/Error.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+namespace dt::codegen {
+
+namespace {
+
+struct ReduceOp {
+  ir::OpId op;
+  ir::DType t;
+
+  llvm::Value *identity(KernelBuilder &kb) const {
+    llvm::Type *ty = kb.elemType(t);
+    if (op == ir::OpId::Max)
+      return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/true)
+                            : kb.i64(std::numeric_limits<int64_t>::min());
+    if (op == ir::OpId::Min)
+      return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/false)
+                            : kb.i64(std::numeric_limits<int64_t>::max());
+    return llvm::Constant::getNullValue(ty);
+  }
+
+  /// acc op x; `reassoc` marks the float add of a horizontal accumulation.
+  llvm::Value *combine(KernelBuilder &kb, llvm::Value *acc, llvm::Value *x, bool reassoc) const {
+    llvm::IRBuilder<> &b = kb.b;
+    if (op == ir::OpId::Max)
+      return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, acc, x);
+    if (op == ir::OpId::Min)
+      return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, acc, x);
+    if (!ir::isFloat(t)) return b.CreateAdd(acc, x); // i64 wraps
+    llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+    llvm::FastMathFlags fmf;
+    fmf.setAllowReassoc(reassoc);
+    b.setFastMathFlags(fmf);
+    return b.CreateFAdd(acc, x);
+  }
+};
+
+} // namespace
+
+void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
+  const ir::Type &in = k.operands[0];
+  const ir::Type &out = k.result;
+  llvm::IRBuilder<> &b = kb.b;
+  ReduceOp rop{k.def->id, in.dtype};
+  std::vector<int64_t> axes = ir::reduceAxes(*k.def, k.attrs, in.rank());
+
+  // Per input dim: its stride in the result (0 when reduced; kept dims are row-major in the
+  // result in their input order, whether or not keepdim adds size-1 dims).
+  std::vector<int64_t> outStrides(size_t(in.rank()), 0);
+  int64_t acc = 1, count = 1;
+  for (int64_t d = in.rank() - 1; d >= 0; --d) {
+    if (std::binary_search(axes.begin(), axes.end(), d)) {
+      count *= in.shape[size_t(d)];
+    } else {
+      outStrides[size_t(d)] = acc;
+      acc *= in.shape[size_t(d)];
+    }
+  }
+  int64_t outN = out.numel();
+  if (outN == 0) return;
+
+  emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, rop.identity(kb), kb.out, o); }, "init");
+
+  StridedNest nest;
+  nest.sizes = in.shape;
+  nest.strides = {outStrides, ir::contiguousStrides(in.shape)};
+  nest.coalesce();
+  if (nest.numel() != 0) {
+    bool horizontal = !nest.sizes.empty() && nest.strides[0].back() == 0;
+    if (!horizontal) {
+      emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
+        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
+        kb.store(out.dtype, rop.combine(kb, cur, kb.load(in.dtype, kb.ins[0], off[1]), false), kb.out, off[0]);
+      });
+    } else {
+      // Outer dims as a nest; the innermost (reduced, unit-stride) dim as an accumulator loop.
+      size_t last = nest.sizes.size() - 1;
+      std::vector<llvm::Value *> sizes;
+      std::vector<std::vector<llvm::Value *>> strides(2);
+      for (size_t d = 0; d < last; ++d) {
+        sizes.push_back(kb.i64(nest.sizes[d]));
+        for (size_t a = 0; a < 2; ++a) strides[a].push_back(kb.i64(nest.strides[a][d]));
+      }
+      llvm::Value *innerN = kb.i64(nest.sizes[last]), *innerStride = kb.i64(nest.strides[1][last]);
+      llvm::Type *ty = kb.elemType(in.dtype);
+      llvm::AllocaInst *slot;
+      {
+        llvm::IRBuilderBase::InsertPointGuard g(b);
+        b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+        slot = b.CreateAlloca(ty, nullptr, "acc");
+      }
+      emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
+        b.CreateStore(rop.identity(kb), slot);
+        emitLoop(b, innerN, [&](llvm::Value *r) {
+          llvm::Value *x = kb.load(in.dtype, kb.ins[0], b.CreateAdd(off[1], b.CreateMul(r, innerStride)));
+          b.CreateStore(rop.combine(kb, b.CreateLoad(ty, slot), x, true), slot);
+        }, "r");
+        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
+        kb.store(out.dtype, rop.combine(kb, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
+      });
+    }
+  }
+
+  if (k.def->id == ir::OpId::Mean) {
+    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(out.dtype), double(count));
+    emitLoop(b, kb.i64(outN), [&](llvm::Value *o) {
+      kb.store(out.dtype, b.CreateFDiv(kb.load(out.dtype, kb.out, o), n), kb.out, o);
+    }, "mean");
+  }
+}
+
+void lowerArgReduce(KernelBuilder &kb, const KernelDesc &k) {
+  // argmax along an axis split as outer x n x inner (the flattened tensor: 1 x numel x 1). For each
+  // (outer, inner) pair a scalar scan over the axis keeps the best value and its index: a later
+  // element takes over only when strictly greater (first occurrence wins) or, for floats, when it
+  // is NaN while the best is not (the first NaN wins; nothing takes over from a NaN).
+  const ir::Type &in = k.operands[0];
+  llvm::IRBuilder<> &b = kb.b;
+  DT_ASSERT(k.def->id == ir::OpId::ArgMax, k.def->name, " is not an arg-reduction");
+  if (k.result.numel() == 0) return;
+  std::optional<int64_t> axis = ir::argAxis(*k.def, k.attrs, in.rank());
+  int64_t outer = 1, n = in.numel(), inner = 1;
+  if (axis && in.rank() > 0) {
+    n = in.shape[size_t(*axis)];
+    for (int64_t d = 0; d < in.rank(); ++d) {
+      if (d < *axis) outer *= in.shape[size_t(d)];
+      if (d > *axis) inner *= in.shape[size_t(d)];
+    }
+  }
+  DT_ASSERT(n > 0, "argmax over an empty axis (the type rule rejects it)");
+  bool fp = ir::isFloat(in.dtype);
+  llvm::Type *ty = kb.elemType(in.dtype);
+  llvm::AllocaInst *bestSlot, *atSlot;
+  {
+    llvm::IRBuilderBase::InsertPointGuard g(b);
+    b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+    bestSlot = b.CreateAlloca(ty, nullptr, "best");
+    atSlot = b.CreateAlloca(b.getInt64Ty(), nullptr, "at");
+  }
+  emitLoop(b, kb.i64(outer), [&](llvm::Value *p) {
+    emitLoop(b, kb.i64(inner), [&](llvm::Value *q) {
+      // row = p * n * inner + q; element k of the row is at row + k * inner.
+      llvm::Value *row = b.CreateAdd(b.CreateMul(p, kb.i64(n * inner)), q);
+      b.CreateStore(kb.load(in.dtype, kb.ins[0], row), bestSlot);
+      b.CreateStore(kb.i64(0), atSlot);
+      emitLoop(b, kb.i64(n - 1), [&](llvm::Value *j) {
+        llvm::Value *kk = b.CreateAdd(j, kb.i64(1));
+        llvm::Value *v = kb.load(in.dtype, kb.ins[0], b.CreateAdd(row, b.CreateMul(kk, kb.i64(inner))));
+        llvm::Value *best = b.CreateLoad(ty, bestSlot);
+        llvm::Value *takes = fp ? b.CreateAnd(b.CreateFCmpUGT(v, best), b.CreateFCmpORD(best, best))
+                                : b.CreateICmpSGT(v, best);
+        b.CreateStore(b.CreateSelect(takes, v, best), bestSlot);
+        b.CreateStore(b.CreateSelect(takes, kk, b.CreateLoad(b.getInt64Ty(), atSlot)), atSlot);
+      }, "k");
+      kb.store(ir::DType::I64, b.CreateLoad(b.getInt64Ty(), atSlot), kb.out, b.CreateAdd(b.CreateMul(p, kb.i64(inner)), q));
+    }, "q");
+  }, "p");
+}
+
+} // namespace dt::codegen

@@ -1,0 +1,15 @@
+// Forwards frontend/Runtime.h to codegen/, keeping codegen's headers out of python/ and tools/.
+#include "frontend/Runtime.h"
+
+#include "codegen/Compiler.h"
+
+namespace dt {
+
+CacheStats cacheStats() {
+  codegen::CacheStats s = codegen::cacheStats();
+  return {s.kernelsCompiled, s.kernelCacheHits};
+}
+
+std::string hostCPU() { return codegen::hostCPU(); }
+
+} // namespace dt

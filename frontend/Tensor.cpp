@@ -1,0 +1,335 @@
+// Eager tensors: creation, views, dt::apply (type check, view or cached JIT kernel, tape
+// record) and grad mode. backward() and dt::grad live in frontend/Autograd.cpp.
+#include "frontend/Tensor.h"
+
+#include "codegen/Compiler.h"
+#include "frontend/Array.h"
+#include "ir/Error.h"
+#include "ir/Interpreter.h"
+#include "ir/Text.h"
+#include "passes/Vjp.h"
+#include "runtime/Copy.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace dt {
+
+using ir::AttrMap;
+using ir::DType;
+using ir::OpId;
+using ir::OpKind;
+using ir::Shape;
+using ir::Type;
+
+std::optional<std::vector<int64_t>> viewStrides(const Shape &oldShape, const std::vector<int64_t> &oldStrides,
+                                                const Shape &newShape); // frontend/TensorIndexing.cpp
+
+namespace {
+
+thread_local bool tGradEnabled = true;
+
+std::atomic<int64_t> gKernelCompiles{0}, gKernelHits{0};
+
+/// "add(f32[3],f32[]){...}": what makes an eager kernel distinct.
+std::string kernelKey(const ir::OpDef &def, const std::vector<Type> &types, const AttrMap &attrs) {
+  std::string k(def.name);
+  k += '(';
+  for (const Type &t : types) k += t.str() + ",";
+  k += ')';
+  for (auto &[name, a] : attrs) k += name + "=" + ir::printAttr(a) + ";";
+  return k;
+}
+
+/// The JIT kernel of one node: a one-node graph compiled once per signature and cached.
+rt::KernelFn eagerKernel(const ir::OpDef &def, const std::vector<Type> &types, const AttrMap &attrs, const Type &result) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, rt::KernelFn> cache;
+  std::string key = kernelKey(def, types, attrs);
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) {
+    ++gKernelHits;
+    return it->second;
+  }
+  ir::Graph g;
+  std::vector<ir::Value *> ins;
+  for (const Type &t : types) ins.push_back(g.addInput(t));
+  g.outputs.push_back(g.addNode(std::string(def.name), ins, attrs, result)->result);
+  rt::Program p = codegen::compile(g);
+  DT_ASSERT(p.steps.size() == 1, "eager kernel for ", def.name, " compiled to ", p.steps.size(), " steps");
+  ++gKernelCompiles;
+  return cache[key] = p.steps[0].fn;
+}
+
+/// Contiguous data of `x` with no autograd state (x itself when already contiguous).
+Tensor dense(const Tensor &x) {
+  if (x.isContiguous()) return x;
+  Tensor out = Tensor::empty(x.dtype(), x.shape());
+  rt::copyStrided(out.data(), x.data(), ir::dtypeSize(x.dtype()), int(x.dim()), x.shape().data(), x.strides().data());
+  return out;
+}
+
+Tensor view(const Tensor &x, Shape shape, std::vector<int64_t> strides) {
+  return Tensor::fromBuffer(x.dtype(), shape, x.impl().storage, std::move(strides), x.impl().offset);
+}
+
+Tensor layoutView(const ir::OpDef &def, const Tensor &x, const AttrMap &attrs, const Type &t) {
+  switch (def.id) {
+  case OpId::Reshape: {
+    // A strided view when the strides allow one (PyTorch's rule); a same-shape reshape of a
+    // strided tensor is how contiguous() copies, so it stays a copy.
+    if (!x.isContiguous() && t.shape != x.shape())
+      if (auto st = viewStrides(x.shape(), x.strides(), t.shape)) return view(x, t.shape, *st);
+    Tensor d = dense(x);
+    return view(d, t.shape, ir::contiguousStrides(t.shape));
+  }
+  case OpId::Transpose:
+  case OpId::Permute: {
+    std::vector<int64_t> perm = ir::layoutPerm(def, attrs, x.dim()), st(perm.size());
+    for (size_t i = 0; i < perm.size(); ++i) st[i] = x.strides()[perm[i]];
+    return view(x, t.shape, st);
+  }
+  case OpId::BroadcastTo: {
+    size_t lead = t.shape.size() - x.shape().size();
+    std::vector<int64_t> st(t.shape.size(), 0);
+    for (size_t i = lead; i < t.shape.size(); ++i)
+      st[i] = x.shape()[i - lead] == t.shape[i] ? x.strides()[i - lead] : 0;
+    return view(x, t.shape, st);
+  }
+  case OpId::Slice: {
+    // A strided view: element idx is x's element starts + idx * steps.
+    ir::SliceAttrs a = ir::sliceAttrs(def, attrs, x.type());
+    std::vector<int64_t> st(t.shape.size());
+    int64_t offset = x.impl().offset;
+    for (size_t i = 0; i < st.size(); ++i) {
+      offset += a.starts[i] * x.strides()[i];
+      st[i] = x.strides()[i] * a.steps[i];
+    }
+    if (t.numel() == 0) offset = x.impl().offset; // nothing is read: keep the offset inside the storage
+    return Tensor::fromBuffer(x.dtype(), t.shape, x.impl().storage, std::move(st), offset);
+  }
+  case OpId::Neg: case OpId::Exp: case OpId::Log: case OpId::Abs: case OpId::Sqrt: case OpId::Sigmoid:
+  case OpId::Tanh: case OpId::Relu: case OpId::Floor: case OpId::Add: case OpId::Sub: case OpId::Mul:
+  case OpId::Div: case OpId::Pow: case OpId::Maximum: case OpId::Minimum: case OpId::Eq: case OpId::Ne:
+  case OpId::Lt: case OpId::Le: case OpId::Gt: case OpId::Ge: case OpId::Where: case OpId::Cast:
+  case OpId::Const: case OpId::MatMul: case OpId::Sum: case OpId::Mean: case OpId::Max: case OpId::Min:
+  case OpId::ArgMax: case OpId::Pad: case OpId::Concat: case OpId::Gather: case OpId::ScatterAdd:
+  case OpId::Kernel:
+    break;
+  }
+  DT_ASSERT(false, def.name, " is not a view op");
+}
+
+Tensor runKernel(const ir::OpDef &def, const std::vector<Tensor> &xs, const std::vector<Type> &types,
+                 const AttrMap &attrs, const Type &t) {
+  Tensor out = Tensor::empty(t.dtype, t.shape);
+  if (def.kind == OpKind::Const) {
+    ir::Graph g;
+    ir::HostArray h = ir::evalNode(*g.addNode("const", {}, attrs, t), {});
+    std::memcpy(out.data(), h.bytes.data(), h.bytes.size());
+    return out;
+  }
+  rt::KernelFn fn = eagerKernel(def, types, attrs, t);
+  std::vector<Tensor> in;
+  std::vector<void *> bufs{out.data()};
+  for (const Tensor &x : xs) {
+    in.push_back(dense(x));
+    bufs.push_back(in.back().data());
+  }
+  fn(bufs.data(), nullptr);
+  return out;
+}
+
+void record(Tensor &out, const ir::OpDef &def, const AttrMap &attrs, const std::vector<Tensor> &xs) {
+  if (!tGradEnabled || !passes::differentiable(out.dtype())) return;
+  if (std::none_of(xs.begin(), xs.end(), [](const Tensor &x) { return x.requiresGrad(); })) return;
+  auto node = std::make_shared<TapeNode>();
+  node->op = def.id;
+  node->attrs = attrs;
+  node->resultType = out.type();
+  for (const Tensor &x : xs) {
+    TapeNode::Input in;
+    if (x.requiresGrad()) {
+      if (x.isLeaf()) in.leaf = x.implPtr();
+      else in.node = x.gradFn();
+    }
+    in.value = x.detach();
+    node->inputs.push_back(std::move(in));
+  }
+  node->result = out.detach();
+  out.impl().requiresGrad = true;
+  out.impl().gradFn = std::move(node);
+}
+
+template <typename E> [[noreturn]] void rethrowWithContext(const E &e, const ir::OpDef &def, const std::vector<Type> &types) {
+  std::string msg = e.what(), prefix = std::string(def.name) + ":";
+  if (msg.rfind(prefix, 0) != 0) msg = std::string(def.name) + ": " + msg;
+  bool named = std::all_of(types.begin(), types.end(), [&](const Type &t) { return msg.find(t.str()) != std::string::npos; });
+  if (!named) {
+    msg += " (operands ";
+    for (size_t i = 0; i < types.size(); ++i) msg += (i ? ", " : "") + types[i].str();
+    msg += ")";
+  }
+  throw E(msg);
+}
+
+} // namespace
+
+// --- Tensor -------------------------------------------------------------------------------
+
+TensorImpl &Tensor::impl() const {
+  if (!impl_) throw ValueError("use of an undefined tensor");
+  return *impl_;
+}
+
+Tensor Tensor::empty(DType dt, const Shape &shape) {
+  for (int64_t d : shape)
+    if (d < 0) throw ValueError(fmt("negative dimension in shape ", ir::shapeStr(shape)));
+  auto buf = rt::Buffer::allocate(size_t(ir::numElements(shape)) * ir::dtypeSize(dt));
+  return fromBuffer(dt, shape, std::move(buf));
+}
+
+Tensor Tensor::full(DType dt, const Shape &shape, double value) {
+  Tensor t = empty(dt, shape);
+  int64_t n = t.numel();
+  switch (dt) {
+  case DType::F32: std::fill_n(static_cast<float *>(t.data()), n, float(value)); break;
+  case DType::F64: std::fill_n(static_cast<double *>(t.data()), n, value); break;
+  case DType::I64: std::fill_n(static_cast<int64_t *>(t.data()), n, int64_t(value)); break;
+  case DType::Bool: std::fill_n(static_cast<uint8_t *>(t.data()), n, uint8_t(value != 0)); break;
+  }
+  return t;
+}
+
+Tensor Tensor::fromValues(DType dt, const Shape &shape, const std::vector<double> &values) {
+  Array a = Array::fromValues(dt, shape, values);
+  return fromBuffer(dt, shape, a.buffer);
+}
+
+Tensor Tensor::fromBuffer(DType dt, const Shape &shape, std::shared_ptr<rt::Buffer> buf, std::vector<int64_t> strides,
+                          int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(buf);
+  impl->dtype = dt;
+  impl->shape = shape;
+  impl->strides = strides.empty() && !shape.empty() ? ir::contiguousStrides(shape) : std::move(strides);
+  impl->offset = offset;
+  DT_ASSERT(impl->strides.size() == shape.size(), "strides and shape differ in rank");
+  return Tensor(std::move(impl));
+}
+
+bool Tensor::isContiguous() const {
+  const TensorImpl &t = impl();
+  int64_t expect = 1;
+  for (size_t i = t.shape.size(); i-- > 0;) {
+    if (t.shape[i] == 0) return true;
+    if (t.shape[i] != 1 && t.strides[i] != expect) return false;
+    expect *= t.shape[i];
+  }
+  return true;
+}
+
+void *Tensor::data() const {
+  const TensorImpl &t = impl();
+  return static_cast<char *>(t.storage->data()) + t.offset * int64_t(ir::dtypeSize(t.dtype));
+}
+
+Tensor Tensor::contiguous() const {
+  if (isContiguous()) return *this;
+  return apply(OpId::Reshape, {*this}, {{"shape", ir::Attr::ints(shape())}});
+}
+
+std::vector<double> Tensor::toValues() const {
+  Tensor d = dense(*this);
+  Array a{type(), rt::Buffer::wrap(d.data(), type().bytes(), d.impl().storage)};
+  return a.toValues();
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::runtime_error(fmt("a Tensor with ", numel(), " elements cannot be converted to a scalar"));
+  return toValues()[0];
+}
+
+std::string Tensor::str() const {
+  Tensor d = dense(*this);
+  Array a{type(), rt::Buffer::wrap(d.data(), type().bytes(), d.impl().storage)};
+  return a.str();
+}
+
+Tensor &Tensor::setRequiresGrad(bool on) {
+  if (!isLeaf())
+    throw std::runtime_error("you can only change requires_grad flags of leaf variables (this tensor has grad_fn=" +
+                             gradFn()->name() + ")");
+  if (on && !passes::differentiable(dtype()))
+    throw std::runtime_error(fmt("only Tensors of floating point dtype can require gradients, got ", ir::dtypeName(dtype())));
+  impl().requiresGrad = on;
+  return *this;
+}
+
+void Tensor::setGrad(const Tensor &g) {
+  if (g.defined() && (g.dtype() != dtype() || g.shape() != shape()))
+    throw ValueError(fmt("assigned grad has type ", g.type().str(), " but the tensor is ", type().str()));
+  impl().grad = g.defined() ? g.implPtr() : nullptr;
+}
+
+Tensor Tensor::detach() const { return view(*this, shape(), strides()); }
+
+std::string TapeNode::name() const {
+  std::string n(ir::opDef(op).name), out;
+  bool up = true;
+  for (char c : n) {
+    if (c == '_') { up = true; continue; }
+    out += up ? char(std::toupper(c)) : c;
+    up = false;
+  }
+  return out + "Backward0";
+}
+
+// --- apply --------------------------------------------------------------------------------
+
+Tensor apply(OpId id, const std::vector<Tensor> &xs, const AttrMap &attrs) {
+  const ir::OpDef &def = ir::opDef(id);
+  std::vector<Type> types;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (!xs[i].defined()) throw ValueError(fmt(def.name, ": operand ", i, " is an undefined tensor"));
+    types.push_back(xs[i].type());
+  }
+  Type t;
+  try {
+    t = ir::inferType(def, types, attrs);
+  } catch (const TypeError &e) {
+    rethrowWithContext(e, def, types);
+  } catch (const IndexError &e) {
+    rethrowWithContext(e, def, types);
+  } catch (const ValueError &e) {
+    rethrowWithContext(e, def, types);
+  }
+  Tensor out;
+  switch (def.kind) {
+  case OpKind::Layout: out = layoutView(def, xs[0], attrs, t); break;
+  case OpKind::Kernel: throw ValueError("kernel nodes cannot run eagerly");
+  case OpKind::Unary: case OpKind::Binary: case OpKind::Compare: case OpKind::Where: case OpKind::Cast:
+  case OpKind::Const: case OpKind::MatMul: case OpKind::Reduce: case OpKind::ArgReduce: case OpKind::Indexing:
+    out = runKernel(def, xs, types, attrs, t);
+    break;
+  }
+  record(out, def, attrs, xs);
+  return out;
+}
+
+bool gradEnabled() { return tGradEnabled; }
+void setGradEnabled(bool on) { tGradEnabled = on; }
+
+AutogradStats eagerKernelStats() {
+  AutogradStats s;
+  s.eagerKernelCompiles = gKernelCompiles;
+  s.eagerKernelHits = gKernelHits;
+  return s;
+}
+
+} // namespace dt

@@ -1,0 +1,38 @@
+// A Program: kernel function pointers and a buffer plan, executed in order. It knows nothing of
+// the IR or of LLVM: codegen fills it in, frontend runs it.
+#pragma once
+
+#include "runtime/Buffer.h"
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dt::rt {
+
+/// Every generated kernel has this signature: `bufs` holds the result's pointer first, then one
+/// per operand; `sizes` carries runtime sizes for shape-generic (eager) kernels, else null.
+using KernelFn = void (*)(void *const *bufs, const int64_t *sizes);
+
+struct Step {
+  KernelFn fn = nullptr;
+  std::vector<int> slots;     ///< result slot, then operand slots
+  std::vector<int64_t> sizes; ///< passed as `sizes` (empty: nullptr)
+  std::string name;           ///< for profiles and errors
+};
+
+struct Program {
+  std::vector<size_t> slotBytes; ///< bytes of each slot
+  std::vector<int> inputSlots;   ///< slot of each graph input
+  std::vector<int> outputSlots;  ///< slot of each graph output
+  std::vector<Step> steps;
+  std::shared_ptr<void> keepAlive; ///< whatever owns the kernels' code
+
+  /// Runs the steps. `inputs[i]` must hold slotBytes[inputSlots[i]] bytes (checked: a count or
+  /// size mismatch throws std::invalid_argument). Every output gets a new buffer the caller owns;
+  /// an output that is an input is copied.
+  std::vector<std::shared_ptr<Buffer>> run(std::span<const std::shared_ptr<Buffer>> inputs) const;
+};
+
+} // namespace dt::rt
