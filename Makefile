@@ -18,7 +18,7 @@ build: $(BUILD)/build.ninja
 	@$(PYTHON) tools/install_pth.py
 
 demo: setup build
-	./$(BUILD)/example_mlp
+	$(PYTHON) examples/fashion_mnist.py
 
 test: setup build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1,6 +1,7 @@
-// compile(): one LLVM function per node, every kernel not yet cached emitted into one module,
+// compile(): one LLVM function per node (a fused kernel node is one node), every kernel not yet cached emitted into one module,
 // verified, optimized at O3 and added to the process's LLJIT; kernels are cached by a canonical
-// signature string (op, attributes with defaults filled in, operand and result types).
+// signature string (op, attributes with defaults filled in, operand and result types, and for
+// kernel nodes the region's body in a canonical form).
 // Also emitLLVM / emitAsm for inspection, cache statistics and the host CPU name.
 #include "codegen/Compiler.h"
 
@@ -73,17 +74,87 @@ std::string kernelKey(const KernelDesc &k) {
   }
   key += "}(";
   for (const ir::Type &t : k.operands) key += t.str() + ",";
-  return key + ")->" + k.result.str();
+  key += ")->" + k.result.str();
+  if (k.region) {
+    // The region in a canonical form: values by position (input i, node j), not by name, so
+    // equal bodies share a kernel whatever their callee and value names.
+    std::unordered_map<const ir::Value *, std::string> ref;
+    for (size_t i = 0; i < k.region->inputs.size(); ++i) ref[k.region->inputs[i]] = "i" + std::to_string(i);
+    key += "{";
+    for (size_t j = 0; j < k.region->nodes.size(); ++j) {
+      const ir::Node &n = *k.region->nodes[j];
+      key += n.op + "(";
+      for (const ir::Value *o : n.operands) key += ref.at(o) + ",";
+      key += "){";
+      for (const auto &[name, a] : n.attrs) {
+        key += name + "=";
+        printAttrKey(key, a);
+        key += ";";
+      }
+      key += "}" + n.result->type.str() + ";";
+      ref[n.result] = "n" + std::to_string(j);
+    }
+    key += "yield " + ref.at(k.region->outputs.at(0)) + "}";
+  }
+  return key;
+}
+
+bool broadcastsTo(const ir::Shape &s, const ir::Shape &out) {
+  auto b = ir::broadcastShapes(s, out);
+  return b && *b == out;
+}
+
+/// Checks what lowerKernel relies on: region inputs mirror the operands, every region node is an
+/// elementwise op, broadcast_to or a const of at most one element with the type its operands
+/// give, every value broadcasts to the result shape, and the region yields the result type.
+void checkKernel(const ir::Node &n, const KernelDesc &k) {
+  std::string who = fmt("codegen: kernel @", n.callee, " (%", n.result->name, ")");
+  if (!n.region) throw ValueError(fmt(who, " has no region"));
+  const ir::Graph &r = *n.region;
+  if (r.inputs.size() != k.operands.size())
+    throw ValueError(fmt(who, ": the region has ", r.inputs.size(), " inputs, expected ", k.operands.size()));
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    if (r.inputs[i]->type != k.operands[i])
+      throw ValueError(fmt(who, ": region input ", i, " is ", r.inputs[i]->type.str(), ", expected ", k.operands[i].str()));
+    if (!broadcastsTo(k.operands[i].shape, k.result.shape))
+      throw ValueError(fmt(who, ": operand ", k.operands[i].str(), " does not broadcast to the result ", k.result.str()));
+  }
+  for (const auto &rn : r.nodes) {
+    const ir::OpDef *def = ir::findOp(rn->op);
+    if (!def) throw ValueError(fmt(who, ": unknown op '", rn->op, "' in the region"));
+    std::string what = fmt(who, ": region node %", rn->result->name, " = ", rn->op);
+    bool elementwise = def->kind == ir::OpKind::Unary || def->kind == ir::OpKind::Binary ||
+                       def->kind == ir::OpKind::Compare || def->kind == ir::OpKind::Where || def->kind == ir::OpKind::Cast;
+    if (def->kind == ir::OpKind::Const) {
+      if (rn->result->type.numel() > 1)
+        throw ValueError(fmt(what, ": expected a const of at most one element, given ", rn->result->type.str()));
+    } else if (!elementwise && def->id != ir::OpId::BroadcastTo) {
+      throw ValueError(fmt(what, ": expected an elementwise op, broadcast_to or a scalar const in a kernel region"));
+    }
+    std::vector<ir::Type> ts;
+    for (const ir::Value *o : rn->operands) ts.push_back(o->type);
+    ir::Type inferred = ir::inferType(*def, ts, rn->attrs);
+    if (inferred != rn->result->type)
+      throw ValueError(fmt(what, " is annotated ", rn->result->type.str(), " but its operands give ", inferred.str()));
+    if (!broadcastsTo(inferred.shape, k.result.shape))
+      throw ValueError(fmt(what, ": ", inferred.str(), " does not broadcast to the result ", k.result.str()));
+  }
+  if (r.outputs.size() != 1 || r.outputs[0]->type != k.result)
+    throw ValueError(fmt(who, ": the region must yield one value of type ", k.result.str()));
 }
 
 KernelDesc describe(const ir::Node &n) {
   KernelDesc k;
   k.def = ir::findOp(n.op);
   if (!k.def) throw ValueError(fmt("codegen: unknown op '", n.op, "'"));
-  if (k.def->kind == ir::OpKind::Kernel) throw ValueError("kernel nodes are not supported by codegen yet");
   k.attrs = n.attrs;
   for (const ir::Value *v : n.operands) k.operands.push_back(v->type);
   k.result = n.result->type;
+  if (k.def->kind == ir::OpKind::Kernel) {
+    checkKernel(n, k);
+    k.region = n.region.get();
+    return k;
+  }
   // Kernels trust their types completely (they index memory with them): re-check them here.
   ir::Type inferred = ir::inferType(*k.def, k.operands, k.attrs);
   if (inferred != k.result)
@@ -107,7 +178,7 @@ void lowerBody(KernelBuilder &kb, const KernelDesc &k) {
   case ir::OpKind::ArgReduce: lowerArgReduce(kb, k); return;
   case ir::OpKind::Layout: lowerLayout(kb, k); return;
   case ir::OpKind::Indexing: lowerIndexing(kb, k); return;
-  case ir::OpKind::Kernel: throw ValueError("kernel nodes are not supported by codegen yet");
+  case ir::OpKind::Kernel: lowerKernel(kb, k); return;
   }
   DT_ASSERT(false, "unknown op kind of ", k.def->name);
 }

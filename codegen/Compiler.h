@@ -1,7 +1,7 @@
-// From a verified ir::Graph to a runnable rt::Program: one LLVM function per node (fusion comes
-// later), optimized at O3 for the host CPU and added to the process's ORC LLJIT. Kernels are
-// cached by their signature (op, attributes, operand and result types), so a second graph with
-// the same nodes compiles nothing.
+// From a verified ir::Graph to a runnable rt::Program: one LLVM function per node (a fused
+// kernel node, see passes/Fusion.h, is one node), optimized at O3 for the host CPU and added to
+// the process's ORC LLJIT. Kernels are cached by their signature (op, attributes, operand and
+// result types, a kernel's region body), so a second graph with the same nodes compiles nothing.
 #pragma once
 
 #include "ir/Graph.h"

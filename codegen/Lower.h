@@ -21,6 +21,8 @@ struct KernelDesc {
   ir::AttrMap attrs;
   std::vector<ir::Type> operands;
   ir::Type result;
+  /// For kernel nodes: the fused body (owned by the node being compiled), else nullptr.
+  const ir::Graph *region = nullptr;
 };
 
 /// The kernel function being emitted: `out` is the result pointer, `ins` the operand pointers
@@ -72,6 +74,18 @@ void emitNest(KernelBuilder &kb, const StridedNest &nest,
 /// right-aligned, stride 0 where the operand's size is 1 or the dim is missing).
 std::vector<int64_t> broadcastStrides(const ir::Shape &shape, const ir::Shape &outShape);
 
+/// One number of a const's `value` attribute as a constant of dtype t, converted like cast.
+llvm::Constant *constantOf(KernelBuilder &kb, ir::DType t, const ir::Attr &a);
+
+/// One element of an elementwise op (Unary, Binary, Compare, Where, Cast) on scalar operands in
+/// their in-memory types (bool as i8), giving the result in its in-memory type. The one
+/// per-op lowering shared by single nodes (lowerElementwise) and fused regions (lowerKernel).
+llvm::Value *emitScalarOp(KernelBuilder &kb, ir::OpId op, std::span<llvm::Value *const> xs,
+                          std::span<const ir::DType> operandTypes, ir::DType resultType, const ir::AttrMap &attrs);
+
+/// Ops whose f32 polynomial expansions are compute-bound (they prefer 512-bit vectors).
+bool usesTranscendentals(ir::OpId op);
+
 // --- lowerings, one per op kind (each in its own file) -----------------------------------
 
 /// Unary, Binary, Compare, Where, Cast: a loop nest over the result with broadcast operands.
@@ -84,5 +98,8 @@ void lowerArgReduce(KernelBuilder &kb, const KernelDesc &k);
 void lowerLayout(KernelBuilder &kb, const KernelDesc &k);
 /// pad, concat, gather, scatter_add (codegen/LowerIndexing.cpp).
 void lowerIndexing(KernelBuilder &kb, const KernelDesc &k);
+/// A fused kernel node: one loop nest over the result, each region node evaluated as a scalar
+/// per element (codegen/LowerKernel.cpp).
+void lowerKernel(KernelBuilder &kb, const KernelDesc &k);
 
 } // namespace dt::codegen

@@ -13,8 +13,6 @@
 
 namespace dt::codegen {
 
-namespace {
-
 /// One number of the `value` attribute as a constant of dtype t, converted like cast (and like
 /// the interpreter): ints keep all 64 bits, float -> i64 truncates and saturates, -> bool is
 /// x != 0.
@@ -37,8 +35,6 @@ llvm::Constant *constantOf(KernelBuilder &kb, ir::DType t, const ir::Attr &a) {
   }
   DT_ASSERT(false, "unknown dtype");
 }
-
-} // namespace
 
 void lowerConst(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Attr *value = ir::attrOrDefault(*k.def, k.attrs, "value");

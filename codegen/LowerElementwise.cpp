@@ -137,11 +137,31 @@ llvm::Value *emitCast(KernelBuilder &kb, DType from, DType to, llvm::Value *x) {
   return b.CreateSIToFP(x, toTy); // i64 -> float, round to nearest
 }
 
+} // namespace
+
 bool usesTranscendentals(OpId op) {
   return op == OpId::Exp || op == OpId::Log || op == OpId::Tanh || op == OpId::Sigmoid;
 }
 
-} // namespace
+llvm::Value *emitScalarOp(KernelBuilder &kb, OpId op, std::span<llvm::Value *const> xs,
+                          std::span<const DType> operandTypes, DType resultType, const ir::AttrMap &attrs) {
+  (void)attrs; // cast's dtype attribute is resultType; no other elementwise op has attributes
+  const ir::OpDef &def = ir::opDef(op);
+  DT_ASSERT(def.arity < 0 || xs.size() == size_t(def.arity), def.name, ": expected ", def.arity, " operands, given ", xs.size());
+  DT_ASSERT(xs.size() == operandTypes.size(), def.name, ": ", xs.size(), " operands but ", operandTypes.size(), " types");
+  DType t = operandTypes.empty() ? resultType : operandTypes[0];
+  switch (def.kind) {
+  case ir::OpKind::Unary: return emitUnary(kb, op, t, xs[0]);
+  case ir::OpKind::Binary: return emitBinary(kb, op, t, xs[0], xs[1]);
+  case ir::OpKind::Compare: return kb.b.CreateZExt(emitCompare(kb, op, t, xs[0], xs[1]), kb.b.getInt8Ty());
+  case ir::OpKind::Where: return kb.b.CreateSelect(kb.b.CreateICmpNE(xs[0], kb.b.getInt8(0)), xs[1], xs[2]);
+  case ir::OpKind::Cast: return emitCast(kb, t, resultType, xs[0]);
+  case ir::OpKind::Const: case ir::OpKind::MatMul: case ir::OpKind::Reduce: case ir::OpKind::ArgReduce:
+  case ir::OpKind::Layout: case ir::OpKind::Indexing: case ir::OpKind::Kernel:
+    break;
+  }
+  DT_ASSERT(false, def.name, " is not elementwise");
+}
 
 void lowerElementwise(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Shape &outShape = k.result.shape;
@@ -155,23 +175,12 @@ void lowerElementwise(KernelBuilder &kb, const KernelDesc &k) {
   if (usesTranscendentals(k.def->id) && k.result.dtype == DType::F32)
     kb.fn->addFnAttr("prefer-vector-width", "512");
 
-  OpId op = k.def->id;
+  std::vector<DType> types;
+  for (const ir::Type &t : k.operands) types.push_back(t.dtype);
   emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
     std::vector<llvm::Value *> xs;
     for (size_t i = 0; i < k.operands.size(); ++i) xs.push_back(kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]));
-    DType t = k.operands.empty() ? k.result.dtype : k.operands[0].dtype;
-    llvm::Value *r = nullptr;
-    switch (k.def->kind) {
-    case ir::OpKind::Unary: r = emitUnary(kb, op, t, xs[0]); break;
-    case ir::OpKind::Binary: r = emitBinary(kb, op, t, xs[0], xs[1]); break;
-    case ir::OpKind::Compare: r = kb.b.CreateZExt(emitCompare(kb, op, t, xs[0], xs[1]), kb.b.getInt8Ty()); break;
-    case ir::OpKind::Where: r = kb.b.CreateSelect(kb.b.CreateICmpNE(xs[0], kb.b.getInt8(0)), xs[1], xs[2]); break;
-    case ir::OpKind::Cast: r = emitCast(kb, t, k.result.dtype, xs[0]); break;
-    case ir::OpKind::Const: case ir::OpKind::MatMul: case ir::OpKind::Reduce: case ir::OpKind::ArgReduce:
-    case ir::OpKind::Layout: case ir::OpKind::Indexing: case ir::OpKind::Kernel:
-      DT_ASSERT(false, k.def->name, " is not elementwise");
-    }
-    kb.store(k.result.dtype, r, kb.out, off[0]);
+    kb.store(k.result.dtype, emitScalarOp(kb, k.def->id, xs, types, k.result.dtype, k.attrs), kb.out, off[0]);
   });
 }
 

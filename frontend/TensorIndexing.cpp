@@ -182,6 +182,7 @@ Tensor expand(const Tensor &x, const Shape &sizes) {
 Tensor broadcastTo(const Tensor &x, const Shape &shape) {
   needDefined(x, "broadcast_to");
   if (x.shape() == shape) return x;
+  checkShape(shape, "broadcast_to");
   return apply(OpId::BroadcastTo, {x}, {{"shape", Attr::ints(shape)}});
 }
 
@@ -341,13 +342,21 @@ struct IndexPlan {
   bool sliced = false;
 };
 
+/// An index item after bool masks were expanded; `mask` is set for the index tensors a mask
+/// became (its shape, and which of its dims this one is) so the mask's shape can be checked.
+struct Item {
+  IndexItem item;
+  const Tensor *mask = nullptr;
+  int64_t maskDim = 0;
+};
+
 /// Bool masks become one i64 index per mask dimension (their nonzero positions).
-std::vector<IndexItem> expandMasks(const std::vector<IndexItem> &items) {
-  std::vector<IndexItem> out;
+std::vector<Item> expandMasks(const std::vector<IndexItem> &items) {
+  std::vector<Item> out;
   for (const IndexItem &it : items) {
     const Tensor *t = std::get_if<Tensor>(&it);
-    if (!t || t->dtype() != DType::Bool) {
-      out.push_back(it);
+    if (!t || !t->defined() || t->dtype() != DType::Bool) {
+      out.push_back({it});
       continue;
     }
     if (t->dim() == 0) throw IndexError("indexing with a 0-dimensional bool tensor is not supported");
@@ -358,20 +367,23 @@ std::vector<IndexItem> expandMasks(const std::vector<IndexItem> &items) {
       if (!m[flat]) continue;
       for (int64_t k = 0; k < t->dim(); ++k) coords[k].push_back(flat / strides[k] % t->shape()[k]);
     }
-    for (auto &c : coords) {
-      int64_t n = int64_t(c.size());
-      out.push_back(intTensor({n}, c));
-    }
+    for (int64_t k = 0; k < t->dim(); ++k)
+      out.push_back({intTensor({int64_t(coords[k].size())}, coords[k]), t, k});
   }
   return out;
 }
 
+/// Entries of a slice start:stop:step (0 <= start <= stop, step >= 1), without overflow.
+int64_t sliceLength(int64_t start, int64_t stop, int64_t step) {
+  return stop == start ? 0 : 1 + (stop - start - 1) / step;
+}
+
 IndexPlan planIndex(const Tensor &x, const std::vector<IndexItem> &items) {
-  std::vector<IndexItem> expanded = expandMasks(items);
+  std::vector<Item> expanded = expandMasks(items);
   int64_t consuming = 0, ellipses = 0;
-  for (const IndexItem &it : expanded) {
-    if (std::holds_alternative<EllipsisItem>(it)) ++ellipses;
-    else if (!std::holds_alternative<NewAxis>(it)) ++consuming;
+  for (const Item &it : expanded) {
+    if (std::holds_alternative<EllipsisItem>(it.item)) ++ellipses;
+    else if (!std::holds_alternative<NewAxis>(it.item)) ++consuming;
   }
   if (ellipses > 1) throw IndexError("an index can only have a single ellipsis ('...')");
   if (consuming > x.dim())
@@ -383,7 +395,8 @@ IndexPlan planIndex(const Tensor &x, const std::vector<IndexItem> &items) {
   p.ends = x.shape();
   int64_t axis = 0;
   auto fullAxis = [&] { p.viewShape.push_back(x.shape()[axis++]); };
-  for (const IndexItem &it : expanded) {
+  for (const Item &entry : expanded) {
+    const IndexItem &it = entry.item;
     if (std::holds_alternative<EllipsisItem>(it)) {
       for (int64_t k = 0; k < x.dim() - consuming; ++k) fullAxis();
     } else if (std::holds_alternative<NewAxis>(it)) {
@@ -400,14 +413,19 @@ IndexPlan planIndex(const Tensor &x, const std::vector<IndexItem> &items) {
       int64_t n = x.shape()[axis];
       int64_t step = s->step.value_or(1);
       if (step <= 0) throw ValueError("step must be greater than zero");
-      auto clampIdx = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
+      auto clampIdx = [n](int64_t v) { return v < 0 ? std::max<int64_t>(v + n, 0) : std::min(v, n); };
       int64_t start = s->start ? clampIdx(*s->start) : 0;
       int64_t stop = s->stop ? clampIdx(*s->stop) : n;
       stop = std::max(stop, start);
+      int64_t len = sliceLength(start, stop, step);
+      if (len <= 1) { // the step does not matter (and a huge one would overflow the view's stride)
+        step = 1;
+        stop = start + len;
+      }
       p.starts[axis] = start;
       p.ends[axis] = stop;
       p.steps[axis] = step;
-      p.viewShape.push_back((stop - start + step - 1) / step);
+      p.viewShape.push_back(len);
       ++axis;
     } else {
       const Tensor &t = std::get<Tensor>(it);
@@ -415,6 +433,10 @@ IndexPlan planIndex(const Tensor &x, const std::vector<IndexItem> &items) {
       if (t.dtype() != DType::I64)
         throw IndexError(fmt("tensors used as indices must be long, int, byte or bool tensors, got ",
                              torchTypeName(t.dtype())));
+      if (entry.mask && entry.mask->shape()[entry.maskDim] != x.shape()[axis])
+        throw IndexError(fmt("The shape of the mask ", sizeStr(entry.mask->shape()), " at index ", entry.maskDim,
+                             " does not match the shape of the indexed tensor ", sizeStr(x.shape()), " at index ",
+                             axis));
       p.tensors.emplace_back(int64_t(p.viewShape.size()), t);
       fullAxis();
     }

@@ -26,6 +26,17 @@ using ir::Shape;
 
 namespace detail {
 
+void checkShape(const Shape &shape, const char *who) {
+  constexpr int64_t kMaxElements = int64_t(1) << 56;
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ValueError(fmt(who, ": negative dimension ", d, " in shape ", ir::shapeStr(shape)));
+    if (d > 0 && n > kMaxElements / d)
+      throw ValueError(fmt(who, ": shape ", ir::shapeStr(shape), " has more than 2^56 elements"));
+    n *= d;
+  }
+}
+
 AttrMap castAttrs(DType dt) { return {{"dtype", Attr(std::string(ir::dtypeName(dt)))}}; }
 
 AttrMap reduceAttrs(const std::optional<std::vector<int64_t>> &dims, bool keepdim) {
@@ -309,10 +320,17 @@ Tensor clone(const Tensor &x) {
 
 // --- creation -------------------------------------------------------------------------------
 
-Tensor zeros(const Shape &shape, DType dt) { return Tensor::empty(dt, shape); }
-Tensor ones(const Shape &shape, DType dt) { return Tensor::full(dt, shape, 1.0); }
+Tensor zeros(const Shape &shape, DType dt) {
+  checkShape(shape, "zeros");
+  return Tensor::empty(dt, shape);
+}
+Tensor ones(const Shape &shape, DType dt) {
+  checkShape(shape, "ones");
+  return Tensor::full(dt, shape, 1.0);
+}
 
 Tensor full(const Shape &shape, Scalar value, std::optional<DType> dt) {
+  checkShape(shape, "full");
   DType d = dt.value_or(value.defaultDType());
   Tensor t = Tensor::empty(d, shape);
   fillScalar(t.data(), d, t.numel(), value);
@@ -352,6 +370,7 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dt) {
 
 Tensor linspace(double start, double end, int64_t steps, DType dt) {
   if (steps < 0) throw std::runtime_error("number of steps must be non-negative");
+  checkShape({steps}, "linspace");
   Tensor t = Tensor::empty(dt, {steps});
   // PyTorch's formula: from the start in the first half, from the end in the second.
   auto value = [&](int64_t i) {
@@ -378,6 +397,7 @@ Tensor linspace(double start, double end, int64_t steps, DType dt) {
 Tensor eye(int64_t n, int64_t m, DType dt) {
   if (n < 0) throw std::runtime_error(fmt("n must be greater or equal to 0, got ", n));
   if (m < 0) m = n;
+  checkShape({n, m}, "eye");
   Tensor t = zeros({n, m}, dt);
   Tensor one = scalarTensor(Scalar(1), dt);
   size_t es = ir::dtypeSize(dt);

@@ -9,6 +9,9 @@
 
 namespace dt::detail {
 
+/// Throws dt::ValueError when `shape` has a negative size or more than 2^56 elements (so sizes
+/// never overflow).
+void checkShape(const ir::Shape &shape, const char *who);
 /// {"dtype": "f32"} for a cast.
 ir::AttrMap castAttrs(ir::DType dt);
 /// {"axes": dims (omitted when absent), "keepdim": keepdim} for a reduction.

@@ -1,8 +1,10 @@
 // dtc, the command-line driver (like mlir-opt / toyc): parses and verifies IR text, then
-// prints it, runs it, shows its generated code, or lists the op registry.
+// prints it, runs it, optimizes it with a pass pipeline, shows its generated code, or lists the
+// op registry.
 #include "frontend/Array.h"
 #include "frontend/GraphBuilder.h"
 #include "frontend/Inspect.h"
+#include "frontend/Passes.h"
 #include "ir/Error.h"
 #include "ir/Ops.h"
 #include "ir/Text.h"
@@ -34,7 +36,14 @@ usage:
                                     the given .npy inputs, or on random ones (seeded, default
                                     seed 0: floats uniform in [-1,1], i64 in [-5,5], bools)
                                     and print each output as `%name: type = values`
-  dtc emit-llvm FILE.ir [--O0]      the generated LLVM IR (optimized unless --O0)
+  dtc opt --passes=P1,P2,... [--print-after-all] [--print-changed] [--no-verify] FILE.ir
+                                    run the passes in order and print the resulting IR on
+                                    stdout. --print-after-all prints the IR after every pass,
+                                    --print-changed only after passes that changed it, each
+                                    preceded by `// ----- IR after NAME -----`, also on stdout
+                                    (before the final IR). The IR is verified after every
+                                    pass unless --no-verify. Passes:
+@PASSES@  dtc emit-llvm FILE.ir [--O0]      the generated LLVM IR (optimized unless --O0)
   dtc emit-asm FILE.ir              the generated host assembly
   dtc ops [--markdown]              list the op registry (--markdown: the table of docs/ir.md)
   dtc --help                        this text
@@ -110,6 +119,8 @@ struct Args {
   bool haveInputs = false;
   uint64_t seed = 0;
   bool interp = false, o0 = false, markdown = false;
+  std::string passes;
+  bool havePasses = false, printAfterAll = false, printChanged = false, noVerify = false;
 };
 
 bool endsWith(const std::string &s, std::string_view suffix) {
@@ -125,6 +136,11 @@ Args parseArgs(const std::string &cmd, const std::vector<std::string> &argv, std
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string &s = argv[i];
     if (s.size() > 1 && s[0] == '-') {
+      if (s.rfind("--passes=", 0) == 0 && allows("--passes")) {
+        a.passes = s.substr(9);
+        a.havePasses = true;
+        continue;
+      }
       if (!allows(s)) throw UsageError(fmt("'", cmd, "' does not take the option '", s, "'"));
       if (s == "--inputs") {
         a.haveInputs = true;
@@ -142,6 +158,12 @@ Args parseArgs(const std::string &cmd, const std::vector<std::string> &argv, std
         a.o0 = true;
       } else if (s == "--markdown") {
         a.markdown = true;
+      } else if (s == "--print-after-all") {
+        a.printAfterAll = true;
+      } else if (s == "--print-changed") {
+        a.printChanged = true;
+      } else if (s == "--no-verify") {
+        a.noVerify = true;
       }
       continue;
     }
@@ -382,12 +404,48 @@ int cmdOps(const Args &a) {
   return 0;
 }
 
+/// `dtc opt`: the pipeline is checked before the file is read.
+int cmdOpt(const Args &a) {
+  if (!a.havePasses) throw UsageError("'opt' needs --passes=NAME,NAME,... (see 'dtc --help' for the passes)");
+  PassOptions o;
+  o.verifyEach = !a.noVerify;
+  o.printAfterAll = a.printAfterAll;
+  o.printChanged = a.printChanged;
+  o.out = &std::cout;
+  passes::parsePipeline(a.passes); // unknown names fail here, before reading the file
+  auto g = loadGraph(a.file);
+  try {
+    g = runPipeline(std::move(g), a.passes, o);
+  } catch (const ValueError &e) {
+    throw InputError(withFile(a.file, e.what()));
+  } catch (const TypeError &e) {
+    throw InputError(withFile(a.file, e.what()));
+  } catch (const IndexError &e) {
+    throw InputError(withFile(a.file, e.what()));
+  }
+  std::cout << ir::print(*g);
+  return 0;
+}
+
+/// The help text with the registered passes listed.
+std::string helpText() {
+  std::string list;
+  for (const passes::PassInfo *p : allPasses()) {
+    std::string line = "                                      " + p->name;
+    line.resize(std::max<size_t>(line.size() + 1, 50), ' ');
+    list += line + p->doc + "\n";
+  }
+  std::string h = kHelp;
+  h.replace(h.find("@PASSES@"), 8, list);
+  return h;
+}
+
 int dispatch(const std::vector<std::string> &args) {
   if (args.empty()) throw UsageError("missing a command");
   const std::string &cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << kHelp;
+    std::cout << helpText();
     return 0;
   }
   if (cmd == "print") {
@@ -406,6 +464,8 @@ int dispatch(const std::vector<std::string> &args) {
     std::cout << dt::emitAsm(*loadGraph(a.file));
     return 0;
   }
+  if (cmd == "opt")
+    return cmdOpt(parseArgs(cmd, rest, {"--passes", "--print-after-all", "--print-changed", "--no-verify"}, true));
   if (cmd == "ops") return cmdOps(parseArgs(cmd, rest, {"--markdown"}, false));
   throw UsageError(fmt("unknown command '", cmd, "'"));
 }
@@ -416,7 +476,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const std::string &s : args)
     if (s == "--help" || s == "-h") {
-      std::cout << kHelp;
+      std::cout << helpText();
       return 0;
     }
   try {

@@ -36,9 +36,23 @@ std::string typeName(py::handle h) { return Py_TYPE(h.ptr())->tp_name; }
 
 bool isTensor(py::handle h) { return py::isinstance<Tensor>(h); }
 
+/// Whether a pybind11 instance holds a constructed C++ object. One made by Type.__new__ without
+/// __init__ does not, and pybind11 would hand out a dangling reference to it.
+bool constructed(py::handle h) {
+  auto *inst = reinterpret_cast<py::detail::instance *>(h.ptr());
+  py::detail::value_and_holder vh = inst->get_value_and_holder();
+  return vh && vh.holder_constructed() && vh.value_ptr();
+}
+
+Tensor &selfTensor(py::handle h) {
+  if (!isTensor(h)) throw dt::TypeError(dt::fmt("expected a dumbtorch Tensor, got ", typeName(h)));
+  if (!constructed(h)) throw dt::TypeError("a dumbtorch Tensor was used before Tensor.__init__ was called");
+  return *h.cast<Tensor *>();
+}
+
 const Tensor &argTensor(py::handle h, const char *fn, const char *arg) {
   if (!isTensor(h)) throw dt::TypeError(dt::fmt(fn, "(): argument '", arg, "' must be Tensor, not ", typeName(h)));
-  const Tensor &t = h.cast<const Tensor &>();
+  const Tensor &t = selfTensor(h);
   if (!t.defined()) throw dt::ValueError(dt::fmt(fn, "(): argument '", arg, "' is an uninitialized Tensor"));
   return t;
 }
@@ -84,7 +98,8 @@ std::optional<Scalar> maybeScalar(py::handle h) {
 
 std::optional<Operand> maybeOperand(py::handle h) {
   if (isTensor(h)) {
-    const Tensor &t = h.cast<const Tensor &>();
+    if (!constructed(h)) return std::nullopt;
+    const Tensor &t = *h.cast<const Tensor *>();
     if (!t.defined()) return std::nullopt;
     return Operand(t);
   }
@@ -99,12 +114,18 @@ Operand argOperand(py::handle h, const char *fn, const char *arg) {
 
 Scalar argScalar(py::handle h, const char *fn, const char *arg) {
   if (auto s = maybeScalar(h)) return *s;
+  if (isTensor(h) && constructed(h)) { // a one-element tensor counts as its number (as PyTorch)
+    const Tensor &t = selfTensor(h);
+    if (t.defined() && t.dim() == 0) {
+      py::object v = h.attr("item")();
+      if (auto s = maybeScalar(v)) return *s;
+    }
+  }
   throw dt::TypeError(dt::fmt(fn, "(): argument '", arg, "' must be Number, not ", typeName(h)));
 }
 
 int64_t argInt(py::handle h, const char *fn, const char *arg) {
-  if (PyBool_Check(h.ptr()) || !(PyLong_Check(h.ptr()) || isNumpyInteger(h) || PyIndex_Check(h.ptr())) ||
-      isTensor(h))
+  if (PyBool_Check(h.ptr()) || !(PyLong_Check(h.ptr()) || isNumpyInteger(h) || PyIndex_Check(h.ptr())))
     throw dt::TypeError(dt::fmt(fn, "(): argument '", arg, "' must be int, not ", typeName(h)));
   py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
   if (!i) throw py::error_already_set();
@@ -145,6 +166,16 @@ struct DTypeObj {
 
 PyObject *gDTypes[4] = {nullptr, nullptr, nullptr, nullptr}; // leaked on purpose: live until exit
 
+const DTypeObj &selfDType(py::handle h) {
+  if (!py::isinstance<DTypeObj>(h) || !constructed(h)) throw dt::TypeError("not an initialized dumbtorch dtype");
+  return *h.cast<DTypeObj *>();
+}
+
+const dt::TapeNode &selfNode(py::handle h) {
+  if (!py::isinstance<dt::TapeNode>(h) || !constructed(h)) throw dt::TypeError("not an initialized grad_fn object");
+  return *h.cast<dt::TapeNode *>();
+}
+
 py::object dtypeObject(DType t) { return py::reinterpret_borrow<py::object>(gDTypes[int(t)]); }
 
 std::string_view publicName(DType t) {
@@ -158,7 +189,7 @@ std::string_view publicName(DType t) {
 }
 
 std::optional<DType> maybeDType(py::handle h) {
-  if (py::isinstance<DTypeObj>(h)) return h.cast<DTypeObj>().t;
+  if (py::isinstance<DTypeObj>(h)) return selfDType(h).t;
   if (h.ptr() == reinterpret_cast<PyObject *>(&PyFloat_Type)) return DType::F64;
   if (h.ptr() == reinterpret_cast<PyObject *>(&PyLong_Type)) return DType::I64;
   if (h.ptr() == reinterpret_cast<PyObject *>(&PyBool_Type)) return DType::Bool;
@@ -417,7 +448,8 @@ py::object oneElement(const Tensor &t) {
 
 /// A Python binary operator: NotImplemented for operands we do not handle.
 auto dunder(BinaryFn f, bool reflected) {
-  return [f, reflected](const Tensor &self, py::handle other) -> py::object {
+  return [f, reflected](py::handle self_h, py::handle other) -> py::object {
+    const Tensor &self = selfTensor(self_h);
     std::optional<Operand> o = maybeOperand(other);
     if (!o) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     Operand me(self);
@@ -430,7 +462,7 @@ auto inplaceDunder(Tensor &(*f)(Tensor &, const Operand &)) {
   return [f](py::object self, py::handle other) -> py::object {
     std::optional<Operand> o = maybeOperand(other);
     if (!o) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    Tensor &t = self.cast<Tensor &>();
+    Tensor &t = selfTensor(self);
     run([&] { f(t, *o); });
     return self;
   };
@@ -441,14 +473,32 @@ auto inplaceDunder(Tensor &(*f)(Tensor &, const Operand &)) {
 void bindTensor(py::module_ &m) {
   // --- dtypes ---------------------------------------------------------------------------------
   py::class_<DTypeObj>(m, "dtype", "A tensor element type: dumbtorch.float32, float64, int64 or bool.")
-      .def("__repr__", [](const DTypeObj &d) { return "dumbtorch." + std::string(publicName(d.t)); })
-      .def("__str__", [](const DTypeObj &d) { return "dumbtorch." + std::string(publicName(d.t)); })
-      .def("__reduce__", [](const DTypeObj &d) { return std::string(publicName(d.t)); })
+      .def("__repr__", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return "dumbtorch." + std::string(publicName(d.t));
+      })
+      .def("__str__", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return "dumbtorch." + std::string(publicName(d.t));
+      })
+      .def("__reduce__", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return std::string(publicName(d.t));
+      })
       .def("__copy__", [](py::object self) { return self; })
       .def("__deepcopy__", [](py::object self, py::handle) { return self; })
-      .def("__hash__", [](const DTypeObj &d) { return int(d.t); })
-      .def_property_readonly("is_floating_point", [](const DTypeObj &d) { return dt::ir::isFloat(d.t); })
-      .def_property_readonly("itemsize", [](const DTypeObj &d) { return dt::ir::dtypeSize(d.t); });
+      .def("__hash__", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return int(d.t);
+      })
+      .def_property_readonly("is_floating_point", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return dt::ir::isFloat(d.t);
+      })
+      .def_property_readonly("itemsize", [](py::handle d_h) {
+        const DTypeObj &d = selfDType(d_h);
+        return dt::ir::dtypeSize(d.t);
+      });
   for (DType t : dt::ir::kAllDTypes) {
     py::object o = py::cast(DTypeObj{t});
     m.attr(std::string(publicName(t)).c_str()) = o;
@@ -463,11 +513,15 @@ void bindTensor(py::module_ &m) {
 
   // --- grad_fn --------------------------------------------------------------------------------
   py::class_<dt::TapeNode, std::shared_ptr<dt::TapeNode>>(m, "Node", "A recorded op (a tensor's grad_fn).")
-      .def("name", &dt::TapeNode::name, "PyTorch-style name, e.g. 'AddBackward0'.")
-      .def("__repr__", [](const dt::TapeNode &n) { return "<" + n.name() + " object>"; })
+      .def("name", [](py::handle h) { return selfNode(h).name(); }, "PyTorch-style name, e.g. 'AddBackward0'.")
+      .def("__repr__", [](py::handle n_h) {
+        const dt::TapeNode &n = selfNode(n_h);
+        return "<" + n.name() + " object>";
+      })
       .def_property_readonly(
           "next_functions",
-          [](const dt::TapeNode &n) {
+          [](py::handle n_h) {
+            const dt::TapeNode &n = selfNode(n_h);
             py::list out;
             for (const dt::TapeNode::Input &in : n.inputs)
               out.append(py::make_tuple(in.node ? py::cast(in.node) : py::none(), 0));
@@ -490,37 +544,53 @@ void bindTensor(py::module_ &m) {
           "Tensor(*sizes) a zero-filled float32 tensor.");
 
   // Queries.
-  cls.def_property_readonly("dtype", [](const Tensor &t) { return dtypeObject(t.dtype()); })
+  cls.def_property_readonly("dtype", [](py::handle t_h) {
+    const Tensor &t = selfTensor(t_h);
+    return dtypeObject(t.dtype());
+  })
       .def_property_readonly("_shape",
-                             [](const Tensor &t) {
+                             [](py::handle t_h) {
+                               const Tensor &t = selfTensor(t_h);
                                py::tuple s(t.shape().size());
                                for (size_t i = 0; i < t.shape().size(); ++i) s[i] = py::int_(t.shape()[i]);
                                return s;
                              })
-      .def("dim", &Tensor::dim)
-      .def("ndimension", &Tensor::dim)
-      .def_property_readonly("ndim", &Tensor::dim)
-      .def("numel", &Tensor::numel)
-      .def("nelement", &Tensor::numel)
-      .def("element_size", [](const Tensor &t) { return dt::ir::dtypeSize(t.dtype()); })
-      .def("is_floating_point", [](const Tensor &t) { return dt::ir::isFloat(t.dtype()); })
-      .def("is_contiguous", &Tensor::isContiguous)
+      .def("dim", [](py::handle h) { return selfTensor(h).dim(); })
+      .def("ndimension", [](py::handle h) { return selfTensor(h).dim(); })
+      .def_property_readonly("ndim", [](py::handle h) { return selfTensor(h).dim(); })
+      .def("numel", [](py::handle h) { return selfTensor(h).numel(); })
+      .def("nelement", [](py::handle h) { return selfTensor(h).numel(); })
+      .def("element_size", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return dt::ir::dtypeSize(t.dtype());
+      })
+      .def("is_floating_point", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return dt::ir::isFloat(t.dtype());
+      })
+      .def("is_contiguous", [](py::handle h) { return selfTensor(h).isContiguous(); })
       .def(
           "stride",
-          [](const Tensor &t, py::handle dim) -> py::object {
+          [](py::handle t_h, py::handle dim) -> py::object {
+            const Tensor &t = selfTensor(t_h);
             if (dim.is_none()) return py::tuple(py::cast(t.strides()));
             int64_t d = dt::ir::normalizeAxis(argInt(dim, "stride", "dim"), t.dim(), "stride");
             return py::int_(t.dim() ? t.strides()[d] : 1);
           },
           py::arg("dim") = py::none(), "Strides in elements (a tuple, or one dim's).")
-      .def("storage_offset", [](const Tensor &t) { return t.impl().offset; })
-      .def("data_ptr", [](const Tensor &t) { return reinterpret_cast<uintptr_t>(t.data()); },
-           "Address of the first element.")
-      .def_property_readonly("device", [](const Tensor &) { return "cpu"; })
+      .def("storage_offset", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return t.impl().offset;
+      })
+      .def(
+          "data_ptr", [](py::handle h) { return reinterpret_cast<uintptr_t>(selfTensor(h).data()); },
+          "Address of the first element.")
+      .def_property_readonly("device", [](py::handle) { return "cpu"; })
       .def("cpu", [](py::object self) { return self; })
       .def(
           "size",
-          [](const Tensor &t, py::handle dim) -> py::object {
+          [](py::handle t_h, py::handle dim) -> py::object {
+            const Tensor &t = selfTensor(t_h);
             if (dim.is_none()) return py::module_::import("dumbtorch").attr("Size")(py::cast(t.shape()));
             int64_t d = dt::ir::normalizeAxis(argInt(dim, "size", "dim"), t.dim(), "size");
             if (t.dim() == 0) throw dt::IndexError("size(): a 0-d tensor has no dimensions");
@@ -529,25 +599,37 @@ void bindTensor(py::module_ &m) {
           py::arg("dim") = py::none(), "The shape (a dumbtorch.Size), or the size of one dim.");
 
   // Conversions out.
-  cls.def("item", [](const Tensor &t) { return itemOf(t); }, "The value of a one-element tensor as a Python number.")
-      .def("numpy", [](const Tensor &t, bool force) { return toNumpy(t, force); }, py::arg("force") = false,
+  cls.def(
+         "item", [](py::handle h) { return itemOf(selfTensor(h)); },
+         "The value of a one-element tensor as a Python number.")
+      .def(
+          "numpy", [](py::handle h, bool force) { return toNumpy(selfTensor(h), force); }, py::arg("force") = false,
            "An ndarray sharing this tensor's memory (force=True: a detached copy).")
-      .def("__float__", [](const Tensor &t) { return py::float_(oneElement(t)); })
-      .def("__int__", [](const Tensor &t) { return py::int_(oneElement(t)); })
+      .def("__float__", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return py::float_(oneElement(t));
+      })
+      .def("__int__", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return py::int_(oneElement(t));
+      })
       .def("__index__",
-           [](const Tensor &t) {
+           [](py::handle t_h) {
+             const Tensor &t = selfTensor(t_h);
              if (t.numel() != 1 || dt::ir::isFloat(t.dtype()))
                throw dt::TypeError("only integer tensors of a single element can be converted to an index");
              return py::int_(itemOf(t));
            })
       .def("__bool__",
-           [](const Tensor &t) {
+           [](py::handle t_h) {
+             const Tensor &t = selfTensor(t_h);
              if (t.numel() == 0) throw std::runtime_error("Boolean value of Tensor with no values is ambiguous");
              if (t.numel() > 1) throw std::runtime_error("Boolean value of Tensor with more than one value is ambiguous");
              return bool(PyObject_IsTrue(itemOf(t).ptr()));
            })
       .def("__len__",
-           [](const Tensor &t) {
+           [](py::handle t_h) {
+             const Tensor &t = selfTensor(t_h);
              if (t.dim() == 0) throw dt::TypeError("len() of a 0-d tensor");
              return t.shape()[0];
            })
@@ -555,33 +637,46 @@ void bindTensor(py::module_ &m) {
 
   // Autograd state.
   cls.def_property(
-         "requires_grad", [](const Tensor &t) { return t.requiresGrad(); },
-         [](Tensor &t, bool on) { t.setRequiresGrad(on); })
+         "requires_grad", [](py::handle t_h) {
+           const Tensor &t = selfTensor(t_h);
+           return t.requiresGrad();
+         },
+         [](py::handle t_h, bool on) {
+           Tensor &t = selfTensor(t_h);
+           t.setRequiresGrad(on);
+         })
       .def(
           "requires_grad_",
           [](py::object self, bool on) {
-            self.cast<Tensor &>().setRequiresGrad(on);
+            selfTensor(self).setRequiresGrad(on);
             return self;
           },
           py::arg("requires_grad") = true)
       .def_property(
           "grad",
-          [](const Tensor &t) -> py::object {
+          [](py::handle t_h) -> py::object {
+            const Tensor &t = selfTensor(t_h);
             Tensor g = t.grad();
             return g.defined() ? py::cast(g) : py::none();
           },
-          [](Tensor &t, py::handle g) {
+          [](py::handle t_h, py::handle g) {
+            Tensor &t = selfTensor(t_h);
             if (g.is_none()) t.setGrad(Tensor());
             else t.setGrad(argTensor(g, "grad", "value"));
           })
       .def_property_readonly("grad_fn",
-                             [](const Tensor &t) -> py::object {
+                             [](py::handle t_h) -> py::object {
+                               const Tensor &t = selfTensor(t_h);
                                return t.gradFn() ? py::cast(t.gradFn()) : py::none();
                              })
-      .def_property_readonly("is_leaf", &Tensor::isLeaf)
+      .def_property_readonly("is_leaf", [](py::handle h) { return selfTensor(h).isLeaf(); })
       .def_property(
-          "data", [](const Tensor &t) { return t.detach(); },
-          [](Tensor &t, py::handle v) {
+          "data", [](py::handle t_h) {
+            const Tensor &t = selfTensor(t_h);
+            return t.detach();
+          },
+          [](py::handle t_h, py::handle v) {
+            Tensor &t = selfTensor(t_h);
             const Tensor &src = argTensor(v, "data", "value");
             dt::TensorImpl &ti = t.impl();
             ti.storage = src.impl().storage;
@@ -591,18 +686,19 @@ void bindTensor(py::module_ &m) {
             ti.offset = src.impl().offset;
           },
           "The tensor without history (sharing storage); assigning replaces the contents.")
-      .def("detach", &Tensor::detach, "A tensor sharing storage, without autograd history.")
+      .def("detach", [](py::handle h) { return selfTensor(h).detach(); }, "A tensor sharing storage, without autograd history.")
       .def(
           "detach_",
           [](py::object self) {
-            Tensor &t = self.cast<Tensor &>();
+            Tensor &t = selfTensor(self);
             t.impl().gradFn = nullptr;
             t.impl().requiresGrad = false;
             return self;
           })
       .def(
           "backward",
-          [](const Tensor &t, py::handle gradient, py::handle retain, bool create) {
+          [](py::handle t_h, py::handle gradient, py::handle retain, bool create) {
+            const Tensor &t = selfTensor(t_h);
             Tensor g = gradient.is_none() ? Tensor() : argTensor(gradient, "backward", "gradient");
             std::optional<bool> r = retain.is_none() ? std::nullopt : std::optional<bool>(PyObject_IsTrue(retain.ptr()) == 1);
             run([&] { dt::backward(t, g, r, create); });
@@ -643,7 +739,8 @@ void bindTensor(py::module_ &m) {
       .def("__itruediv__", inplaceDunder(&dt::div_), py::is_operator())
       .def(
           "__matmul__",
-          [](const Tensor &a, py::handle b) -> py::object {
+          [](py::handle a_h, py::handle b) -> py::object {
+            const Tensor &a = selfTensor(a_h);
             if (!isTensor(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
             const Tensor &bt = argTensor(b, "matmul", "other");
             return py::cast(run([&] { return dt::matmul(a, bt); }));
@@ -651,25 +748,37 @@ void bindTensor(py::module_ &m) {
           py::is_operator())
       .def(
           "__rmatmul__",
-          [](const Tensor &b, py::handle a) -> py::object {
+          [](py::handle b_h, py::handle a) -> py::object {
+            const Tensor &b = selfTensor(b_h);
             if (!isTensor(a)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
             const Tensor &at = argTensor(a, "matmul", "other");
             return py::cast(run([&] { return dt::matmul(at, b); }));
           },
           py::is_operator())
-      .def("__neg__", [](const Tensor &t) { return run([&] { return dt::neg(t); }); })
+      .def("__neg__", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return run([&] { return dt::neg(t); });
+      })
       .def("__pos__", [](py::object self) { return self; })
-      .def("__abs__", [](const Tensor &t) { return run([&] { return dt::abs(t); }); })
-      .def("__invert__", [](const Tensor &t) { return run([&] { return dt::logicalNot(t); }); });
+      .def("__abs__", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return run([&] { return dt::abs(t); });
+      })
+      .def("__invert__", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return run([&] { return dt::logicalNot(t); });
+      });
 
   // Indexing.
   cls.def(
          "__getitem__",
-         [](const Tensor &t, py::handle idx) {
+         [](py::handle t_h, py::handle idx) {
+           const Tensor &t = selfTensor(t_h);
            std::vector<dt::IndexItem> items = indexItems(idx);
            return run([&] { return dt::index(t, items); });
          })
-      .def("__setitem__", [](Tensor &t, py::handle idx, py::handle value) {
+      .def("__setitem__", [](py::handle t_h, py::handle idx, py::handle value) {
+        Tensor &t = selfTensor(t_h);
         std::vector<dt::IndexItem> items = indexItems(idx);
         std::optional<Operand> v = maybeOperand(value);
         Tensor converted;

@@ -28,6 +28,8 @@ template <typename F> auto run(F &&f) -> decltype(f()) {
 std::string typeName(py::handle h);
 bool isTensor(py::handle h);
 
+/// The C++ tensor of a Python Tensor (TypeError for an instance whose __init__ never ran).
+Tensor &selfTensor(py::handle h);
 /// The tensor `h` (TypeError "fn(): argument 'arg' must be Tensor, not str" otherwise).
 const Tensor &argTensor(py::handle h, const char *fn, const char *arg);
 /// A Python bool/int/float or numpy scalar; nullopt for anything else.

@@ -106,8 +106,14 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   }
   cls.def_property_readonly("T", unaryFn(&dt::reverseDims, "T"), "All dims reversed.");
   cls.def_property_readonly(
-      "mT", [](const Tensor &t) { return run([&] { return dt::transpose(t, -2, -1); }); }, "The last two dims swapped.");
-  cls.def("contiguous", [](const Tensor &t) { return run([&] { return t.contiguous(); }); });
+      "mT", [](py::handle t_h) {
+        const Tensor &t = selfTensor(t_h);
+        return run([&] { return dt::transpose(t, -2, -1); });
+      }, "The last two dims swapped.");
+  cls.def("contiguous", [](py::handle t_h) {
+    const Tensor &t = selfTensor(t_h);
+    return run([&] { return t.contiguous(); });
+  });
 
   both(
       m, cls, "clamp",
@@ -259,7 +265,8 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   }
 
   // Shape functions.
-  cls.def("reshape", [](const Tensor &t, py::args s) {
+  cls.def("reshape", [](py::handle t_h, py::args s) {
+    const Tensor &t = selfTensor(t_h);
     Shape shape = argShape(s, "reshape");
     return run([&] { return dt::reshape(t, shape); });
   });
@@ -271,15 +278,18 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
         return run([&] { return dt::reshape(t, s); });
       },
       py::arg("input"), py::arg("shape"));
-  cls.def("view", [](const Tensor &t, py::args s) {
+  cls.def("view", [](py::handle t_h, py::args s) {
+    const Tensor &t = selfTensor(t_h);
     Shape shape = argShape(s, "view");
     return run([&] { return dt::view(t, shape); });
   });
-  cls.def("view_as", [](const Tensor &t, py::handle o) {
+  cls.def("view_as", [](py::handle t_h, py::handle o) {
+    const Tensor &t = selfTensor(t_h);
     const Tensor &other = argTensor(o, "view_as", "other");
     return run([&] { return dt::view(t, other.shape()); });
   });
-  cls.def("reshape_as", [](const Tensor &t, py::handle o) {
+  cls.def("reshape_as", [](py::handle t_h, py::handle o) {
+    const Tensor &t = selfTensor(t_h);
     const Tensor &other = argTensor(o, "reshape_as", "other");
     return run([&] { return dt::reshape(t, other.shape()); });
   });
@@ -314,7 +324,8 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
       },
       "Swaps dims dim0 and dim1 (a view).", py::arg("dim0"), py::arg("dim1"));
   m.attr("swapaxes") = m.attr("transpose");
-  cls.def("permute", [](const Tensor &t, py::args dims) {
+  cls.def("permute", [](py::handle t_h, py::args dims) {
+    const Tensor &t = selfTensor(t_h);
     Shape d = argShape(dims, "permute");
     return run([&] { return dt::permute(t, d); });
   });
@@ -326,11 +337,13 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
         return run([&] { return dt::permute(t, d); });
       },
       py::arg("input"), py::arg("dims"));
-  cls.def("expand", [](const Tensor &t, py::args sizes) {
+  cls.def("expand", [](py::handle t_h, py::args sizes) {
+    const Tensor &t = selfTensor(t_h);
     Shape s = argShape(sizes, "expand");
     return run([&] { return dt::expand(t, s); });
   });
-  cls.def("expand_as", [](const Tensor &t, py::handle o) {
+  cls.def("expand_as", [](py::handle t_h, py::handle o) {
+    const Tensor &t = selfTensor(t_h);
     const Tensor &other = argTensor(o, "expand_as", "other");
     return run([&] { return dt::expand(t, other.shape()); });
   });
@@ -379,7 +392,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   cls.def(
       "scatter_add_",
       [](py::object self, int64_t dim, py::handle index, py::handle src) {
-        Tensor &t = self.cast<Tensor &>();
+        Tensor &t = selfTensor(self);
         const Tensor &i = argTensor(index, "scatter_add_", "index");
         const Tensor &s = argTensor(src, "scatter_add_", "src");
         run([&] {
@@ -410,7 +423,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   cls.def(
       "to",
       [](py::object self, py::args args, py::kwargs kwargs) -> py::object {
-        const Tensor &t = self.cast<const Tensor &>();
+        const Tensor &t = selfTensor(self);
         std::optional<DType> d;
         for (py::handle a : args) {
           if (isTensor(a)) d = argTensor(a, "to", "other").dtype();
@@ -424,7 +437,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
       },
       "A tensor of another dtype (self when it already has it).");
   cls.def("type_as", [](py::object self, py::handle o) -> py::object {
-    const Tensor &t = self.cast<const Tensor &>();
+    const Tensor &t = selfTensor(self);
     DType d = argTensor(o, "type_as", "other").dtype();
     if (d == t.dtype()) return self;
     return py::cast(run([&] { return dt::to(t, d); }));
@@ -433,7 +446,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
            {"float", DType::F32}, {"double", DType::F64}, {"long", DType::I64}, {"bool", DType::Bool}}) {
     DType target = d;
     cls.def(name, [target](py::object self) -> py::object {
-      const Tensor &t = self.cast<const Tensor &>();
+      const Tensor &t = selfTensor(self);
       if (t.dtype() == target) return self;
       return py::cast(run([&] { return dt::to(t, target); }));
     });
@@ -452,7 +465,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
         name,
         [f, name](py::object self, py::handle other) {
           Operand o = argOperand(other, name, "other");
-          Tensor &t = self.cast<Tensor &>();
+          Tensor &t = selfTensor(self);
           run([&] { f(t, o); });
           return self;
         },
@@ -461,7 +474,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   cls.def(
       "fill_",
       [](py::object self, py::handle value) {
-        Tensor &t = self.cast<Tensor &>();
+        Tensor &t = selfTensor(self);
         if (isTensor(value)) {
           const Tensor &v = argTensor(value, "fill_", "value");
           if (v.dim() != 0)
@@ -476,7 +489,7 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
       },
       py::arg("value"));
   cls.def("zero_", [](py::object self) {
-    Tensor &t = self.cast<Tensor &>();
+    Tensor &t = selfTensor(self);
     run([&] { dt::zero_(t); });
     return self;
   });

@@ -379,7 +379,9 @@ entry("gather", lambda m, x, i, dim: m.gather(x, dim, i),
        Case((X(2, 3, 4), I(2, 3, 5, high=4)), {"dim": -1}), Case((X(3, 4), I(2, 2, high=4)), {"dim": 1}),
        Case((X(5), I(7, high=5)), {"dim": 0})), NUM, ("gather", "scatter_add"))
 entry("scatter_add", lambda m, b, i, s, dim: m.scatter_add(b, dim, i, s),
-      (Case((X(3, 4), I(2, 4, high=3), X(2, 4)), {"dim": 0}), Case((X(3, 4), I(3, 2, high=4), X(3, 3)), {"dim": 1}),
+      (Case((X(3, 4), I(2, 4, high=3), X(2, 4)), {"dim": 0}), Case((X(3, 4), I(3, 2, high=4), X(3, 2)), {"dim": 1}),
+       # (A src larger than index is checked by tests/cpp/autodiff_test.cpp: torch's own
+       # ScatterAddBackward0 rejects that shape, so it cannot be the oracle there.)
        Case((X(5), I(8, high=5), X(8)), {"dim": 0}), Case((X(2, 3, 4), I(2, 3, 2, high=4), X(2, 3, 2)), {"dim": 2})),
       NUM, ("scatter_add", "gather"))
 

@@ -1,0 +1,13 @@
+// The pass pipeline (passes/PassManager.h), re-exported so that tools/ and python/ reach it
+// through the frontend layer.
+#pragma once
+
+#include "passes/PassManager.h"
+
+namespace dt {
+
+using passes::allPasses;
+using passes::PassOptions;
+using passes::runPipeline;
+
+} // namespace dt
