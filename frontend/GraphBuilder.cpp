@@ -22,19 +22,6 @@ using ir::Type;
 
 namespace {
 
-/// "add: <reason>", adding the operand types when the reason does not already name them all.
-std::string opContext(std::string_view opName, const std::vector<Type> &types, const std::string &reason) {
-  std::string prefix = std::string(opName) + ":";
-  std::string msg = reason.rfind(prefix, 0) == 0 ? reason : std::string(opName) + ": " + reason;
-  bool named = std::all_of(types.begin(), types.end(),
-                           [&](const Type &t) { return msg.find(t.str()) != std::string::npos; });
-  if (!named) {
-    msg += "; operand types ";
-    for (size_t i = 0; i < types.size(); ++i) msg += (i ? ", " : "") + types[i].str();
-  }
-  return msg;
-}
-
 /// A constant's `value` attribute entry: ints for i64/bool when exact, so the IR reads naturally.
 Attr constNumber(DType dt, double x) {
   switch (dt) {
@@ -134,16 +121,7 @@ Var GraphBuilder::op(OpId id, std::vector<Var> operands, AttrMap attrs) {
     types.push_back(v.value->type);
     values.push_back(v.value);
   }
-  Type result;
-  try {
-    result = ir::inferType(def, types, attrs);
-  } catch (const ValueError &e) {
-    throw ValueError(opContext(def.name, types, e.what()));
-  } catch (const TypeError &e) {
-    throw TypeError(opContext(def.name, types, e.what()));
-  } catch (const IndexError &e) {
-    throw IndexError(opContext(def.name, types, e.what()));
-  }
+  Type result = ir::inferTypeForCall(def, types, attrs);
   ir::Node *n = g_->addNode(std::string(def.name), std::move(values), std::move(attrs), std::move(result));
   return {n->result, this};
 }

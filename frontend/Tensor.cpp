@@ -165,18 +165,6 @@ void record(Tensor &out, const ir::OpDef &def, const AttrMap &attrs, const std::
   out.impl().gradFn = std::move(node);
 }
 
-template <typename E> [[noreturn]] void rethrowWithContext(const E &e, const ir::OpDef &def, const std::vector<Type> &types) {
-  std::string msg = e.what(), prefix = std::string(def.name) + ":";
-  if (msg.rfind(prefix, 0) != 0) msg = std::string(def.name) + ": " + msg;
-  bool named = std::all_of(types.begin(), types.end(), [&](const Type &t) { return msg.find(t.str()) != std::string::npos; });
-  if (!named) {
-    msg += " (operands ";
-    for (size_t i = 0; i < types.size(); ++i) msg += (i ? ", " : "") + types[i].str();
-    msg += ")";
-  }
-  throw E(msg);
-}
-
 } // namespace
 
 // --- Tensor -------------------------------------------------------------------------------
@@ -299,16 +287,7 @@ Tensor apply(OpId id, const std::vector<Tensor> &xs, const AttrMap &attrs) {
     if (!xs[i].defined()) throw ValueError(fmt(def.name, ": operand ", i, " is an undefined tensor"));
     types.push_back(xs[i].type());
   }
-  Type t;
-  try {
-    t = ir::inferType(def, types, attrs);
-  } catch (const TypeError &e) {
-    rethrowWithContext(e, def, types);
-  } catch (const IndexError &e) {
-    rethrowWithContext(e, def, types);
-  } catch (const ValueError &e) {
-    rethrowWithContext(e, def, types);
-  }
+  Type t = ir::inferTypeForCall(def, types, attrs);
   Tensor out;
   switch (def.kind) {
   case OpKind::Layout: out = layoutView(def, xs[0], attrs, t); break;

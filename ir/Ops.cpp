@@ -530,6 +530,31 @@ Type inferType(const OpDef &def, std::span<const Type> ops, const AttrMap &attrs
   DT_ASSERT(false, "unhandled op kind");
 }
 
+namespace {
+std::string callContext(const OpDef &def, std::span<const Type> types, const std::string &reason) {
+  std::string prefix = std::string(def.name) + ":";
+  std::string msg = reason.rfind(prefix, 0) == 0 ? reason : std::string(def.name) + ": " + reason;
+  bool named = std::all_of(types.begin(), types.end(), [&](const Type &t) { return msg.find(t.str()) != std::string::npos; });
+  if (!named) {
+    msg += "; operand types ";
+    for (size_t i = 0; i < types.size(); ++i) msg += (i ? ", " : "") + types[i].str();
+  }
+  return msg;
+}
+} // namespace
+
+Type inferTypeForCall(const OpDef &def, std::span<const Type> operands, const AttrMap &attrs) {
+  try {
+    return inferType(def, operands, attrs);
+  } catch (const TypeError &e) {
+    throw TypeError(callContext(def, operands, e.what()));
+  } catch (const ValueError &e) {
+    throw ValueError(callContext(def, operands, e.what()));
+  } catch (const IndexError &e) {
+    throw IndexError(callContext(def, operands, e.what()));
+  }
+}
+
 Value *emit(Graph &g, OpId id, std::vector<Value *> operands, AttrMap attrs) {
   std::vector<Type> types;
   for (Value *v : operands) types.push_back(v->type);

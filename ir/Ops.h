@@ -58,6 +58,10 @@ const Attr *attrOrDefault(const OpDef &def, const AttrMap &attrs, const std::str
 /// verifier and the builders add that. Checks arity, attribute names and kinds, dtypes.
 Type inferType(const OpDef &def, std::span<const Type> operands, const AttrMap &attrs);
 
+/// inferType for a user-facing call: the same exception type, its message prefixed by the op
+/// name and naming every operand type, e.g. "add: shapes f32[3,4] and f32[5] do not broadcast".
+Type inferTypeForCall(const OpDef &def, std::span<const Type> operands, const AttrMap &attrs);
+
 /// Appends `op(operands) {attrs}` to `g` with its inferred type (errors as inferType, prefixed by
 /// the op name) and returns the result. Passes build IR with this.
 Value *emit(Graph &g, OpId id, std::vector<Value *> operands, AttrMap attrs = {});
