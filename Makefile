@@ -22,7 +22,7 @@ demo: setup build
 
 test: setup build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	$(PYTHON) -m pytest -q tests/python
+	PYTHONPATH=$(CURDIR)/python $(PYTHON) -m pytest -q tests/python
 
 bench: setup build
 	@$(PYTHON) bench/run.py
