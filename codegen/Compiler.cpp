@@ -16,6 +16,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
@@ -72,9 +73,14 @@ std::string kernelKey(const KernelDesc &k) {
     else key += "none";
     key += ";";
   }
+  // A shape-generic kernel depends on the ranks only, not on the dims.
+  auto typeKey = [&](const ir::Type &t) {
+    return k.shapeGeneric ? std::string(ir::dtypeName(t.dtype)) + "[rank " + std::to_string(t.shape.size()) + "]" : t.str();
+  };
   key += "}(";
-  for (const ir::Type &t : k.operands) key += t.str() + ",";
-  key += ")->" + k.result.str();
+  for (const ir::Type &t : k.operands) key += typeKey(t) + ",";
+  key += ")->" + typeKey(k.result);
+  if (k.shapeGeneric) key += " generic";
   if (k.region) {
     // The region in a canonical form: values by position (input i, node j), not by name, so
     // equal bodies share a kernel whatever their callee and value names.
@@ -166,15 +172,22 @@ KernelDesc describe(const ir::Node &n) {
 // --- emission ---------------------------------------------------------------------------------
 
 void lowerBody(KernelBuilder &kb, const KernelDesc &k) {
+  DT_ASSERT(!k.shapeGeneric || hasShapeGenericKernel(*k.def), k.def->name, " has no shape-generic kernel");
   switch (k.def->kind) {
   case ir::OpKind::Unary:
   case ir::OpKind::Binary:
   case ir::OpKind::Compare:
   case ir::OpKind::Where:
-  case ir::OpKind::Cast: lowerElementwise(kb, k); return;
+  case ir::OpKind::Cast:
+    if (k.shapeGeneric) lowerElementwiseGeneric(kb, k);
+    else lowerElementwise(kb, k);
+    return;
   case ir::OpKind::Const: lowerConst(kb, k); return;
   case ir::OpKind::MatMul: lowerMatMul(kb, k); return;
-  case ir::OpKind::Reduce: lowerReduce(kb, k); return;
+  case ir::OpKind::Reduce:
+    if (k.shapeGeneric) lowerReduceGeneric(kb, k);
+    else lowerReduce(kb, k);
+    return;
   case ir::OpKind::ArgReduce: lowerArgReduce(kb, k); return;
   case ir::OpKind::Layout: lowerLayout(kb, k); return;
   case ir::OpKind::Indexing: lowerIndexing(kb, k); return;
@@ -260,7 +273,143 @@ std::unique_ptr<llvm::Module> inspectionModule(CodegenState &s, llvm::LLVMContex
   return m;
 }
 
+/// The description of a shape-generic kernel, its types checked like describe() does.
+KernelDesc describeShapeGeneric(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
+                                const ir::AttrMap &attrs) {
+  if (!hasShapeGenericKernel(def))
+    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise op or a reduction)"));
+  KernelDesc k;
+  k.def = &def;
+  k.attrs = attrs;
+  k.operands.assign(operandTypes.begin(), operandTypes.end());
+  k.result = result;
+  k.shapeGeneric = true;
+  ir::Type inferred = ir::inferType(def, k.operands, attrs);
+  if (inferred != result)
+    throw ValueError(fmt("codegen: shape-generic ", def.name, " expected result ", inferred.str(), ", given ", result.str()));
+  return k;
+}
+
 } // namespace
+
+bool hasShapeGenericKernel(const ir::OpDef &def) {
+  switch (def.kind) {
+  case ir::OpKind::Unary:
+  case ir::OpKind::Binary:
+  case ir::OpKind::Compare:
+  case ir::OpKind::Where:
+  case ir::OpKind::Cast:
+  case ir::OpKind::Reduce: return true;
+  case ir::OpKind::Const: case ir::OpKind::MatMul: case ir::OpKind::ArgReduce:
+  case ir::OpKind::Layout: case ir::OpKind::Indexing: case ir::OpKind::Kernel: return false;
+  }
+  DT_ASSERT(false, "unknown op kind of ", def.name);
+}
+
+rt::KernelFn compileShapeGeneric(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
+                                 const ir::AttrMap &attrs) {
+  KernelDesc k = describeShapeGeneric(def, operandTypes, result, attrs);
+  std::string key = kernelKey(k);
+  std::shared_ptr<CodegenState> sp = state();
+  CodegenState &s = *sp;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (auto it = s.cache.find(key); it != s.cache.end()) {
+    ++s.stats.kernelCacheHits;
+    return it->second;
+  }
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = std::make_unique<llvm::Module>("dt_generic_" + std::string(def.name), *ctx);
+  s.jit.configure(*m);
+  std::string name = "dt_" + std::string(def.name) + "_generic_" + std::to_string(s.nextId++);
+  emitKernel(*m, k, name);
+  verifyOrDie(*m);
+  s.jit.optimize(*m);
+  s.jit.addModule(std::move(m), std::move(ctx));
+  rt::KernelFn fn = reinterpret_cast<rt::KernelFn>(s.jit.lookup(name));
+  s.cache[key] = fn;
+  ++s.stats.kernelsCompiled;
+  // The JIT (and so the code) lives as long as the process-wide state, which is never destroyed
+  // before exit: the returned pointer stays valid.
+  return fn;
+}
+
+namespace {
+/// shapeGenericSizes for sum/mean/max/min: the input nest with the result's strides (0 on
+/// reduced dims), then the result's element count and the count reduced into each element.
+std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const ir::Type &result, const ir::AttrMap &attrs) {
+  std::vector<int64_t> axes = ir::reduceAxes(def, attrs, in.rank());
+  std::vector<int64_t> outStrides(size_t(in.rank()), 0);
+  int64_t acc = 1, count = 1;
+  for (int64_t d = in.rank() - 1; d >= 0; --d) {
+    if (std::binary_search(axes.begin(), axes.end(), d)) {
+      count *= in.shape[size_t(d)];
+    } else {
+      outStrides[size_t(d)] = acc;
+      acc *= in.shape[size_t(d)];
+    }
+  }
+  DT_ASSERT(acc == result.numel(), def.name, ": ", acc, " result elements, expected ", result.numel());
+  StridedNest nest;
+  nest.sizes = in.shape;
+  nest.strides = {outStrides, ir::contiguousStrides(in.shape)};
+  nest.coalesce();
+  size_t rank = std::max<size_t>(in.shape.size(), 1);
+  DT_ASSERT(nest.sizes.size() <= rank, "coalesced nest of rank ", nest.sizes.size(), " exceeds ", rank);
+  size_t pad = rank - nest.sizes.size();
+  std::vector<int64_t> out(pad, 1);
+  out.insert(out.end(), nest.sizes.begin(), nest.sizes.end());
+  for (const auto &st : nest.strides) {
+    out.insert(out.end(), pad, 0);
+    out.insert(out.end(), st.begin(), st.end());
+  }
+  out.push_back(result.numel());
+  out.push_back(count);
+  return out;
+}
+} // namespace
+
+std::vector<int64_t> shapeGenericSizes(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
+                                       const ir::AttrMap &attrs) {
+  if (!hasShapeGenericKernel(def))
+    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise op or a reduction)"));
+  if (def.kind == ir::OpKind::Reduce) {
+    if (operandTypes.size() != 1) throw ValueError(fmt("codegen: ", def.name, " expected 1 operand, given ", operandTypes.size()));
+    return reduceSizes(def, operandTypes[0], result, attrs);
+  }
+  const ir::Shape &outShape = result.shape;
+  for (const ir::Type &t : operandTypes)
+    if (!broadcastsTo(t.shape, outShape))
+      throw ValueError(fmt("codegen: shape-generic operand ", t.str(), " does not broadcast to the result ", result.str()));
+  StridedNest nest;
+  nest.sizes = outShape;
+  nest.strides.push_back(ir::contiguousStrides(outShape));
+  for (const ir::Type &t : operandTypes) nest.strides.push_back(broadcastStrides(t.shape, outShape));
+  nest.coalesce();
+  size_t rank = std::max<size_t>(outShape.size(), 1);
+  DT_ASSERT(nest.sizes.size() <= rank, "coalesced nest of rank ", nest.sizes.size(), " exceeds ", rank);
+  size_t pad = rank - nest.sizes.size();
+  std::vector<int64_t> out(pad, 1);
+  out.insert(out.end(), nest.sizes.begin(), nest.sizes.end());
+  for (const auto &st : nest.strides) {
+    out.insert(out.end(), pad, 0);
+    out.insert(out.end(), st.begin(), st.end());
+  }
+  return out;
+}
+
+std::string emitShapeGenericLLVM(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
+                                 const ir::AttrMap &attrs, bool optimized) {
+  KernelDesc k = describeShapeGeneric(def, operandTypes, result, attrs);
+  std::shared_ptr<CodegenState> sp = state();
+  std::lock_guard<std::mutex> lock(sp->mu);
+  llvm::LLVMContext ctx;
+  auto m = std::make_unique<llvm::Module>("dt_generic_" + std::string(def.name), ctx);
+  sp->jit.configure(*m);
+  emitKernel(*m, k, "dt_" + std::string(def.name) + "_generic");
+  verifyOrDie(*m);
+  if (optimized) sp->jit.optimize(*m);
+  return printModule(*m);
+}
 
 rt::Program compile(const ir::Graph &g) {
   std::shared_ptr<CodegenState> sp = state();

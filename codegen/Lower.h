@@ -23,6 +23,9 @@ struct KernelDesc {
   ir::Type result;
   /// For kernel nodes: the fused body (owned by the node being compiled), else nullptr.
   const ir::Graph *region = nullptr;
+  /// A shape-generic elementwise kernel: only the ranks of the types count, the dims and strides
+  /// are read from `sizes` (layout in codegen/Compiler.h, lowering lowerElementwiseGeneric).
+  bool shapeGeneric = false;
 };
 
 /// The kernel function being emitted: `out` is the result pointer, `ins` the operand pointers
@@ -90,6 +93,14 @@ bool usesTranscendentals(ir::OpId op);
 
 /// Unary, Binary, Compare, Where, Cast: a loop nest over the result with broadcast operands.
 void lowerElementwise(KernelBuilder &kb, const KernelDesc &k);
+/// The shape-generic form (k.shapeGeneric): bounds and strides from `sizes`, the innermost loop
+/// versioned on unit/zero strides (codegen/LowerGeneric.cpp).
+void lowerElementwiseGeneric(KernelBuilder &kb, const KernelDesc &k);
+/// The shape-generic form of sum/mean/max/min (codegen/LowerGeneric.cpp).
+void lowerReduceGeneric(KernelBuilder &kb, const KernelDesc &k);
+/// The rank of a shape-generic kernel's nest: max(rank, 1) of the result (elementwise) or of the
+/// operand (reductions).
+size_t genericNestRank(const KernelDesc &k);
 void lowerConst(KernelBuilder &kb, const KernelDesc &k);
 void lowerMatMul(KernelBuilder &kb, const KernelDesc &k);
 void lowerReduce(KernelBuilder &kb, const KernelDesc &k);

@@ -1,5 +1,6 @@
-// Eager tensors: creation, views, dt::apply (type check, view or cached JIT kernel, tape
-// record) and grad mode. backward() and dt::grad live in frontend/Autograd.cpp.
+// Eager tensors: creation, views, dt::apply (type check, view or cached JIT kernel — shape-generic
+// for elementwise ops and reductions, per shape for the others — tape record) and grad mode.
+// backward() and dt::grad live in frontend/Autograd.cpp.
 #include "frontend/Tensor.h"
 
 #include "codegen/Compiler.h"
@@ -63,6 +64,33 @@ rt::KernelFn eagerKernel(const ir::OpDef &def, const std::vector<Type> &types, c
   DT_ASSERT(p.steps.size() == 1, "eager kernel for ", def.name, " compiled to ", p.steps.size(), " steps");
   ++gKernelCompiles;
   return cache[key] = p.steps[0].fn;
+}
+
+/// "add(f32[rank 2],f32[rank 0])": a shape-generic eager kernel depends on ranks, not dims.
+std::string genericKernelKey(const ir::OpDef &def, const std::vector<Type> &types, const AttrMap &attrs) {
+  std::string k(def.name);
+  k += '(';
+  for (const Type &t : types) k += std::string(ir::dtypeName(t.dtype)) + "[rank " + std::to_string(t.shape.size()) + "],";
+  k += ')';
+  for (auto &[name, a] : attrs) k += name + "=" + ir::printAttr(a) + ";";
+  return k;
+}
+
+/// The shape-generic JIT kernel of an elementwise op or reduction (codegen/Compiler.h): compiled
+/// once per op, attributes, dtypes and ranks; the dims are passed per call in `sizes`.
+rt::KernelFn eagerGenericKernel(const ir::OpDef &def, const std::vector<Type> &types, const AttrMap &attrs,
+                                const Type &result) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, rt::KernelFn> cache;
+  std::string key = genericKernelKey(def, types, attrs);
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) {
+    ++gKernelHits;
+    return it->second;
+  }
+  rt::KernelFn fn = codegen::compileShapeGeneric(def, types, result, attrs);
+  ++gKernelCompiles;
+  return cache[key] = fn;
 }
 
 /// Contiguous data of `x` with no autograd state (x itself when already contiguous).
@@ -133,14 +161,17 @@ Tensor runKernel(const ir::OpDef &def, const std::vector<Tensor> &xs, const std:
     std::memcpy(out.data(), h.bytes.data(), h.bytes.size());
     return out;
   }
-  rt::KernelFn fn = eagerKernel(def, types, attrs, t);
+  bool generic = codegen::hasShapeGenericKernel(def);
+  rt::KernelFn fn = generic ? eagerGenericKernel(def, types, attrs, t) : eagerKernel(def, types, attrs, t);
+  std::vector<int64_t> sizes;
+  if (generic) sizes = codegen::shapeGenericSizes(def, types, t, attrs);
   std::vector<Tensor> in;
   std::vector<void *> bufs{out.data()};
   for (const Tensor &x : xs) {
     in.push_back(dense(x));
     bufs.push_back(in.back().data());
   }
-  fn(bufs.data(), nullptr);
+  fn(bufs.data(), generic ? sizes.data() : nullptr);
   return out;
 }
 
