@@ -334,26 +334,11 @@ rt::KernelFn compileShapeGeneric(const ir::OpDef &def, std::span<const ir::Type>
 }
 
 namespace {
-/// shapeGenericSizes for sum/mean/max/min: the input nest with the result's strides (0 on
-/// reduced dims), then the result's element count and the count reduced into each element.
-std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const ir::Type &result, const ir::AttrMap &attrs) {
-  std::vector<int64_t> axes = ir::reduceAxes(def, attrs, in.rank());
-  std::vector<int64_t> outStrides(size_t(in.rank()), 0);
-  int64_t acc = 1, count = 1;
-  for (int64_t d = in.rank() - 1; d >= 0; --d) {
-    if (std::binary_search(axes.begin(), axes.end(), d)) {
-      count *= in.shape[size_t(d)];
-    } else {
-      outStrides[size_t(d)] = acc;
-      acc *= in.shape[size_t(d)];
-    }
-  }
-  DT_ASSERT(acc == result.numel(), def.name, ": ", acc, " result elements, expected ", result.numel());
-  StridedNest nest;
-  nest.sizes = in.shape;
-  nest.strides = {outStrides, ir::contiguousStrides(in.shape)};
+/// The `sizes` of a shape-generic kernel: the coalesced nest padded to max(rank, 1) dims (size 1,
+/// stride 0 in front), as bounds then each array's strides.
+std::vector<int64_t> flattenNest(StridedNest nest, size_t rank) {
   nest.coalesce();
-  size_t rank = std::max<size_t>(in.shape.size(), 1);
+  rank = std::max<size_t>(rank, 1);
   DT_ASSERT(nest.sizes.size() <= rank, "coalesced nest of rank ", nest.sizes.size(), " exceeds ", rank);
   size_t pad = rank - nest.sizes.size();
   std::vector<int64_t> out(pad, 1);
@@ -362,8 +347,19 @@ std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const
     out.insert(out.end(), pad, 0);
     out.insert(out.end(), st.begin(), st.end());
   }
+  return out;
+}
+
+/// shapeGenericSizes for sum/mean/max/min: the input nest with the result's strides (0 on
+/// reduced dims), then the result's element count and the count reduced into each element.
+std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const ir::Type &result, const ir::AttrMap &attrs) {
+  ReduceLayout layout = reduceLayout(def, attrs, in);
+  StridedNest nest;
+  nest.sizes = in.shape;
+  nest.strides = {layout.outStrides, ir::contiguousStrides(in.shape)};
+  std::vector<int64_t> out = flattenNest(nest, in.shape.size());
   out.push_back(result.numel());
-  out.push_back(count);
+  out.push_back(layout.count);
   return out;
 }
 } // namespace
@@ -380,21 +376,7 @@ std::vector<int64_t> shapeGenericSizes(const ir::OpDef &def, std::span<const ir:
   for (const ir::Type &t : operandTypes)
     if (!broadcastsTo(t.shape, outShape))
       throw ValueError(fmt("codegen: shape-generic operand ", t.str(), " does not broadcast to the result ", result.str()));
-  StridedNest nest;
-  nest.sizes = outShape;
-  nest.strides.push_back(ir::contiguousStrides(outShape));
-  for (const ir::Type &t : operandTypes) nest.strides.push_back(broadcastStrides(t.shape, outShape));
-  nest.coalesce();
-  size_t rank = std::max<size_t>(outShape.size(), 1);
-  DT_ASSERT(nest.sizes.size() <= rank, "coalesced nest of rank ", nest.sizes.size(), " exceeds ", rank);
-  size_t pad = rank - nest.sizes.size();
-  std::vector<int64_t> out(pad, 1);
-  out.insert(out.end(), nest.sizes.begin(), nest.sizes.end());
-  for (const auto &st : nest.strides) {
-    out.insert(out.end(), pad, 0);
-    out.insert(out.end(), st.begin(), st.end());
-  }
-  return out;
+  return flattenNest(broadcastNest(result, operandTypes), outShape.size());
 }
 
 std::string emitShapeGenericLLVM(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,

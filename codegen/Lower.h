@@ -64,6 +64,23 @@ struct StridedNest {
   void coalesce();
 };
 
+/// The nest of an elementwise result: its row-major strides, then each operand's broadcast
+/// strides, over the result shape (not yet coalesced).
+StridedNest broadcastNest(const ir::Type &result, std::span<const ir::Type> operands);
+
+/// The identity of a sum/mean/max/min accumulation of dtype `t` (0, -inf/INT64_MIN, +inf/INT64_MAX).
+llvm::Value *reduceIdentity(KernelBuilder &kb, ir::OpId op, ir::DType t);
+/// acc op x; `reassoc` marks the float add of a horizontal accumulation (so it vectorizes).
+llvm::Value *reduceCombine(KernelBuilder &kb, ir::OpId op, ir::DType t, llvm::Value *acc, llvm::Value *x, bool reassoc);
+
+/// How a reduction maps its input onto its result: per input dim, its stride in the result (0 when
+/// reduced; kept dims are row-major in their input order), and the count reduced into each element.
+struct ReduceLayout {
+  std::vector<int64_t> outStrides;
+  int64_t count = 1;
+};
+ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in);
+
 /// Emits the nest; `body` receives each array's element offset (i64). Nothing runs when any size
 /// is 0. Bounds and strides are passed as Values so they may later be runtime sizes.
 void emitNest(KernelBuilder &kb, std::span<llvm::Value *const> sizes,

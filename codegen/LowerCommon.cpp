@@ -135,4 +135,12 @@ std::vector<int64_t> broadcastStrides(const ir::Shape &shape, const ir::Shape &o
   return st;
 }
 
+StridedNest broadcastNest(const ir::Type &result, std::span<const ir::Type> operands) {
+  StridedNest nest;
+  nest.sizes = result.shape;
+  nest.strides.push_back(ir::contiguousStrides(result.shape));
+  for (const ir::Type &t : operands) nest.strides.push_back(broadcastStrides(t.shape, result.shape));
+  return nest;
+}
+
 } // namespace dt::codegen

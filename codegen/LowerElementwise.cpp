@@ -164,11 +164,7 @@ llvm::Value *emitScalarOp(KernelBuilder &kb, OpId op, std::span<llvm::Value *con
 }
 
 void lowerElementwise(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Shape &outShape = k.result.shape;
-  StridedNest nest;
-  nest.sizes = outShape;
-  nest.strides.push_back(ir::contiguousStrides(outShape));
-  for (const ir::Type &t : k.operands) nest.strides.push_back(broadcastStrides(t.shape, outShape));
+  StridedNest nest = broadcastNest(k.result, k.operands);
   nest.coalesce();
 
   // Polynomial transcendentals are compute-bound: 512-bit vectors pay off (LLVM-NOTES).

@@ -98,32 +98,6 @@ void lowerElementwiseGeneric(KernelBuilder &kb, const KernelDesc &k) {
 // K bounds, K result strides (0 on reduced dims), K input strides, the result's element count,
 // then the number of elements reduced into each result element (for mean).
 
-namespace {
-
-llvm::Value *reduceIdentity(KernelBuilder &kb, ir::OpId op, ir::DType t) {
-  llvm::Type *ty = kb.elemType(t);
-  if (op == ir::OpId::Max)
-    return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/true) : kb.i64(std::numeric_limits<int64_t>::min());
-  if (op == ir::OpId::Min)
-    return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/false) : kb.i64(std::numeric_limits<int64_t>::max());
-  return llvm::Constant::getNullValue(ty);
-}
-
-llvm::Value *reduceCombine(KernelBuilder &kb, ir::OpId op, ir::DType t, llvm::Value *acc, llvm::Value *x, bool reassoc) {
-  llvm::IRBuilder<> &b = kb.b;
-  if (op == ir::OpId::Max)
-    return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, acc, x);
-  if (op == ir::OpId::Min)
-    return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, acc, x);
-  if (!ir::isFloat(t)) return b.CreateAdd(acc, x); // i64 wraps
-  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
-  llvm::FastMathFlags fmf;
-  fmf.setAllowReassoc(reassoc);
-  b.setFastMathFlags(fmf);
-  return b.CreateFAdd(acc, x);
-}
-
-} // namespace
 
 void lowerReduceGeneric(KernelBuilder &kb, const KernelDesc &k) {
   DT_ASSERT(k.shapeGeneric && k.def->kind == ir::OpKind::Reduce, k.def->name, ": not a shape-generic reduction");

@@ -15,11 +15,7 @@ void lowerKernel(KernelBuilder &kb, const KernelDesc &k) {
   DT_ASSERT(k.region, "kernel without a region");
   const ir::Graph &r = *k.region;
   DT_ASSERT(r.inputs.size() == k.operands.size() && r.outputs.size() == 1, "kernel region does not match its node");
-  const ir::Shape &outShape = k.result.shape;
-  StridedNest nest;
-  nest.sizes = outShape;
-  nest.strides.push_back(ir::contiguousStrides(outShape));
-  for (const ir::Type &t : k.operands) nest.strides.push_back(broadcastStrides(t.shape, outShape));
+  StridedNest nest = broadcastNest(k.result, k.operands);
   nest.coalesce();
 
   for (const auto &n : r.nodes)

@@ -19,64 +19,58 @@
 
 namespace dt::codegen {
 
-namespace {
+llvm::Value *reduceIdentity(KernelBuilder &kb, ir::OpId op, ir::DType t) {
+  llvm::Type *ty = kb.elemType(t);
+  if (op == ir::OpId::Max)
+    return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/true) : kb.i64(std::numeric_limits<int64_t>::min());
+  if (op == ir::OpId::Min)
+    return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/false) : kb.i64(std::numeric_limits<int64_t>::max());
+  return llvm::Constant::getNullValue(ty);
+}
 
-struct ReduceOp {
-  ir::OpId op;
-  ir::DType t;
+llvm::Value *reduceCombine(KernelBuilder &kb, ir::OpId op, ir::DType t, llvm::Value *acc, llvm::Value *x, bool reassoc) {
+  llvm::IRBuilder<> &b = kb.b;
+  if (op == ir::OpId::Max)
+    return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, acc, x);
+  if (op == ir::OpId::Min)
+    return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, acc, x);
+  if (!ir::isFloat(t)) return b.CreateAdd(acc, x); // i64 wraps
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  llvm::FastMathFlags fmf;
+  fmf.setAllowReassoc(reassoc);
+  b.setFastMathFlags(fmf);
+  return b.CreateFAdd(acc, x);
+}
 
-  llvm::Value *identity(KernelBuilder &kb) const {
-    llvm::Type *ty = kb.elemType(t);
-    if (op == ir::OpId::Max)
-      return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/true)
-                            : kb.i64(std::numeric_limits<int64_t>::min());
-    if (op == ir::OpId::Min)
-      return ir::isFloat(t) ? llvm::ConstantFP::getInfinity(ty, /*Negative=*/false)
-                            : kb.i64(std::numeric_limits<int64_t>::max());
-    return llvm::Constant::getNullValue(ty);
+ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in) {
+  std::vector<int64_t> axes = ir::reduceAxes(def, attrs, in.rank());
+  ReduceLayout l;
+  l.outStrides.assign(size_t(in.rank()), 0);
+  int64_t acc = 1;
+  for (int64_t d = in.rank() - 1; d >= 0; --d) {
+    if (std::binary_search(axes.begin(), axes.end(), d)) {
+      l.count *= in.shape[size_t(d)];
+    } else {
+      l.outStrides[size_t(d)] = acc;
+      acc *= in.shape[size_t(d)];
+    }
   }
+  return l;
+}
 
-  /// acc op x; `reassoc` marks the float add of a horizontal accumulation.
-  llvm::Value *combine(KernelBuilder &kb, llvm::Value *acc, llvm::Value *x, bool reassoc) const {
-    llvm::IRBuilder<> &b = kb.b;
-    if (op == ir::OpId::Max)
-      return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, acc, x);
-    if (op == ir::OpId::Min)
-      return b.CreateBinaryIntrinsic(ir::isFloat(t) ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, acc, x);
-    if (!ir::isFloat(t)) return b.CreateAdd(acc, x); // i64 wraps
-    llvm::IRBuilderBase::FastMathFlagGuard guard(b);
-    llvm::FastMathFlags fmf;
-    fmf.setAllowReassoc(reassoc);
-    b.setFastMathFlags(fmf);
-    return b.CreateFAdd(acc, x);
-  }
-};
-
-} // namespace
 
 void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Type &in = k.operands[0];
   const ir::Type &out = k.result;
   llvm::IRBuilder<> &b = kb.b;
-  ReduceOp rop{k.def->id, in.dtype};
-  std::vector<int64_t> axes = ir::reduceAxes(*k.def, k.attrs, in.rank());
-
-  // Per input dim: its stride in the result (0 when reduced; kept dims are row-major in the
-  // result in their input order, whether or not keepdim adds size-1 dims).
-  std::vector<int64_t> outStrides(size_t(in.rank()), 0);
-  int64_t acc = 1, count = 1;
-  for (int64_t d = in.rank() - 1; d >= 0; --d) {
-    if (std::binary_search(axes.begin(), axes.end(), d)) {
-      count *= in.shape[size_t(d)];
-    } else {
-      outStrides[size_t(d)] = acc;
-      acc *= in.shape[size_t(d)];
-    }
-  }
+  ir::OpId op = k.def->id;
+  ReduceLayout layout = reduceLayout(*k.def, k.attrs, in);
+  const std::vector<int64_t> &outStrides = layout.outStrides;
+  int64_t count = layout.count;
   int64_t outN = out.numel();
   if (outN == 0) return;
 
-  emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, rop.identity(kb), kb.out, o); }, "init");
+  emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, reduceIdentity(kb, op, in.dtype), kb.out, o); }, "init");
 
   StridedNest nest;
   nest.sizes = in.shape;
@@ -87,7 +81,7 @@ void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
     if (!horizontal) {
       emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
         llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
-        kb.store(out.dtype, rop.combine(kb, cur, kb.load(in.dtype, kb.ins[0], off[1]), false), kb.out, off[0]);
+        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, kb.load(in.dtype, kb.ins[0], off[1]), false), kb.out, off[0]);
       });
     } else {
       // Outer dims as a nest; the innermost (reduced, unit-stride) dim as an accumulator loop.
@@ -107,13 +101,13 @@ void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
         slot = b.CreateAlloca(ty, nullptr, "acc");
       }
       emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
-        b.CreateStore(rop.identity(kb), slot);
+        b.CreateStore(reduceIdentity(kb, op, in.dtype), slot);
         emitLoop(b, innerN, [&](llvm::Value *r) {
           llvm::Value *x = kb.load(in.dtype, kb.ins[0], b.CreateAdd(off[1], b.CreateMul(r, innerStride)));
-          b.CreateStore(rop.combine(kb, b.CreateLoad(ty, slot), x, true), slot);
+          b.CreateStore(reduceCombine(kb, op, in.dtype, b.CreateLoad(ty, slot), x, true), slot);
         }, "r");
         llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
-        kb.store(out.dtype, rop.combine(kb, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
+        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
       });
     }
   }
