@@ -5,6 +5,7 @@
 // Also emitLLVM / emitAsm for inspection, cache statistics and the host CPU name.
 #include "codegen/Compiler.h"
 
+#include "codegen/Gemm.h"
 #include "codegen/Jit.h"
 #include "codegen/Lower.h"
 
@@ -68,6 +69,7 @@ std::string kernelKey(const KernelDesc &k) {
   std::string key(k.def->name);
   key += "{";
   for (const ir::AttrSpec &spec : k.def->attrs) {
+    if (k.shapeGeneric && !shapeGenericKeyAttr(*k.def, spec.name)) continue; // it comes in `sizes`
     key += spec.name + "=";
     if (const ir::Attr *a = ir::attrOrDefault(*k.def, k.attrs, spec.name)) printAttrKey(key, *a);
     else key += "none";
@@ -110,43 +112,65 @@ bool broadcastsTo(const ir::Shape &s, const ir::Shape &out) {
   return b && *b == out;
 }
 
-/// Checks what lowerKernel relies on: region inputs mirror the operands, every region node is an
-/// elementwise op, broadcast_to or a const of at most one element with the type its operands
-/// give, every value broadcasts to the result shape, and the region yields the result type.
+/// Checks what lowerKernel relies on (codegen/LowerKernel.cpp): region inputs mirror the
+/// operands; the body is elementwise ops, broadcast_to and consts of at most one element, typed
+/// as their operands give, whose values all broadcast to the nest shape; optionally headed by one
+/// matmul of region inputs with the kernel's result type (a matmul epilogue), or ended by one
+/// sum/mean/max/min that the region yields (a reduction: the nest is its operand's shape, else
+/// the result's); and the region yields the result type.
 void checkKernel(const ir::Node &n, const KernelDesc &k) {
   std::string who = fmt("codegen: kernel @", n.callee, " (%", n.result->name, ")");
   if (!n.region) throw ValueError(fmt(who, " has no region"));
   const ir::Graph &r = *n.region;
   if (r.inputs.size() != k.operands.size())
     throw ValueError(fmt(who, ": the region has ", r.inputs.size(), " inputs, expected ", k.operands.size()));
+  if (r.outputs.size() != 1 || r.outputs[0]->type != k.result)
+    throw ValueError(fmt(who, ": the region must yield one value of type ", k.result.str()));
+  auto kindOf = [&](const ir::Node &rn) {
+    const ir::OpDef *def = ir::findOp(rn.op);
+    if (!def) throw ValueError(fmt(who, ": unknown op '", rn.op, "' in the region"));
+    return def->kind;
+  };
+  const ir::Node *matmul = !r.nodes.empty() && kindOf(*r.nodes.front()) == ir::OpKind::MatMul ? r.nodes.front().get() : nullptr;
+  const ir::Node *reduce = !r.nodes.empty() && kindOf(*r.nodes.back()) == ir::OpKind::Reduce ? r.nodes.back().get() : nullptr;
+  if (matmul && reduce) throw ValueError(fmt(who, ": a region may start with a matmul or end in a reduction, not both"));
+  if (reduce && r.outputs[0] != reduce->result)
+    throw ValueError(fmt(who, ": a region ending in ", reduce->op, " must yield its result"));
+  if (matmul && matmul->result->type != k.result)
+    throw ValueError(fmt(who, ": its matmul gives ", matmul->result->type.str(), ", expected the kernel's type ", k.result.str()));
+  const ir::Shape &nest = reduce ? reduce->operands[0]->type.shape : k.result.shape;
+  std::string nestWhat = reduce ? fmt("the ", reduce->op, "'s operand shape") : std::string("the result");
+  std::unordered_map<const ir::Value *, bool> readByBody; // region inputs read outside the matmul
+  for (const auto &rn : r.nodes)
+    if (rn.get() != matmul)
+      for (const ir::Value *o : rn->operands) readByBody[o] = true;
   for (size_t i = 0; i < r.inputs.size(); ++i) {
     if (r.inputs[i]->type != k.operands[i])
       throw ValueError(fmt(who, ": region input ", i, " is ", r.inputs[i]->type.str(), ", expected ", k.operands[i].str()));
-    if (!broadcastsTo(k.operands[i].shape, k.result.shape))
-      throw ValueError(fmt(who, ": operand ", k.operands[i].str(), " does not broadcast to the result ", k.result.str()));
+    if ((readByBody.count(r.inputs[i]) || r.outputs[0] == r.inputs[i]) && !broadcastsTo(k.operands[i].shape, nest))
+      throw ValueError(fmt(who, ": operand ", k.operands[i].str(), " does not broadcast to ", nestWhat, " ", ir::Type{k.result.dtype, nest}.str()));
   }
   for (const auto &rn : r.nodes) {
     const ir::OpDef *def = ir::findOp(rn->op);
-    if (!def) throw ValueError(fmt(who, ": unknown op '", rn->op, "' in the region"));
     std::string what = fmt(who, ": region node %", rn->result->name, " = ", rn->op);
     bool elementwise = def->kind == ir::OpKind::Unary || def->kind == ir::OpKind::Binary ||
                        def->kind == ir::OpKind::Compare || def->kind == ir::OpKind::Where || def->kind == ir::OpKind::Cast;
+    bool headOrTail = rn.get() == matmul || rn.get() == reduce;
     if (def->kind == ir::OpKind::Const) {
       if (rn->result->type.numel() > 1)
         throw ValueError(fmt(what, ": expected a const of at most one element, given ", rn->result->type.str()));
-    } else if (!elementwise && def->id != ir::OpId::BroadcastTo) {
-      throw ValueError(fmt(what, ": expected an elementwise op, broadcast_to or a scalar const in a kernel region"));
+    } else if (!elementwise && def->id != ir::OpId::BroadcastTo && !headOrTail) {
+      throw ValueError(fmt(what, ": expected an elementwise op, broadcast_to or a scalar const in a kernel region ",
+                           "(a matmul only first, a reduction only last)"));
     }
     std::vector<ir::Type> ts;
     for (const ir::Value *o : rn->operands) ts.push_back(o->type);
     ir::Type inferred = ir::inferType(*def, ts, rn->attrs);
     if (inferred != rn->result->type)
       throw ValueError(fmt(what, " is annotated ", rn->result->type.str(), " but its operands give ", inferred.str()));
-    if (!broadcastsTo(inferred.shape, k.result.shape))
-      throw ValueError(fmt(what, ": ", inferred.str(), " does not broadcast to the result ", k.result.str()));
+    if (!headOrTail && !broadcastsTo(inferred.shape, nest))
+      throw ValueError(fmt(what, ": ", inferred.str(), " does not broadcast to ", nestWhat, " ", ir::Type{k.result.dtype, nest}.str()));
   }
-  if (r.outputs.size() != 1 || r.outputs[0]->type != k.result)
-    throw ValueError(fmt(who, ": the region must yield one value of type ", k.result.str()));
 }
 
 KernelDesc describe(const ir::Node &n) {
@@ -197,9 +221,11 @@ void lowerBody(KernelBuilder &kb, const KernelDesc &k) {
 }
 
 /// Emits `void name(void *const *bufs, const int64_t *sizes)`: it loads the pointers and calls an
-/// always-inlined body whose pointer parameters are noalias (the result has its own slot, so
-/// it never aliases an operand), which becomes alias metadata once inlined.
-void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name) {
+/// always-inlined body whose pointer parameters are noalias (the result has its own buffer, so
+/// it never aliases an operand), which becomes alias metadata once inlined. `aliasOut` lists the
+/// operands that share the result's buffer (computed in place by a memory plan): those and the
+/// result are not noalias.
+void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name, std::span<const size_t> aliasOut = {}) {
   llvm::LLVMContext &ctx = m.getContext();
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *voidTy = llvm::Type::getVoidTy(ctx);
@@ -211,7 +237,8 @@ void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name) {
   body->addFnAttr(llvm::Attribute::AlwaysInline);
   body->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < nbufs; ++i) {
-    body->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
+    bool aliased = !aliasOut.empty() && (i == 0 || std::find(aliasOut.begin(), aliasOut.end(), i - 1) != aliasOut.end());
+    if (!aliased) body->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
     body->addParamAttr(unsigned(i), llvm::Attribute::NoCapture);
     if (i > 0) body->addParamAttr(unsigned(i), llvm::Attribute::ReadOnly);
   }
@@ -277,7 +304,7 @@ std::unique_ptr<llvm::Module> inspectionModule(CodegenState &s, llvm::LLVMContex
 KernelDesc describeShapeGeneric(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
                                 const ir::AttrMap &attrs) {
   if (!hasShapeGenericKernel(def))
-    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise op or a reduction)"));
+    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise, reduction, matmul, argmax or indexing op)"));
   KernelDesc k;
   k.def = &def;
   k.attrs = attrs;
@@ -299,9 +326,26 @@ bool hasShapeGenericKernel(const ir::OpDef &def) {
   case ir::OpKind::Compare:
   case ir::OpKind::Where:
   case ir::OpKind::Cast:
-  case ir::OpKind::Reduce: return true;
-  case ir::OpKind::Const: case ir::OpKind::MatMul: case ir::OpKind::ArgReduce:
-  case ir::OpKind::Layout: case ir::OpKind::Indexing: case ir::OpKind::Kernel: return false;
+  case ir::OpKind::Reduce:
+  case ir::OpKind::MatMul:
+  case ir::OpKind::ArgReduce:
+  case ir::OpKind::Indexing: return true;
+  case ir::OpKind::Const:
+  case ir::OpKind::Layout: case ir::OpKind::Kernel: return false;
+  }
+  DT_ASSERT(false, "unknown op kind of ", def.name);
+}
+
+bool shapeGenericKeyAttr(const ir::OpDef &def, std::string_view name) {
+  (void)name;
+  switch (def.kind) {
+  // argmax's axis and keepdim, pad's widths, the axis of concat, gather and scatter_add: they
+  // only change the numbers in `sizes`.
+  case ir::OpKind::ArgReduce:
+  case ir::OpKind::Indexing: return false;
+  case ir::OpKind::Unary: case ir::OpKind::Binary: case ir::OpKind::Compare: case ir::OpKind::Where:
+  case ir::OpKind::Cast: case ir::OpKind::Reduce: case ir::OpKind::Const: case ir::OpKind::MatMul:
+  case ir::OpKind::Layout: case ir::OpKind::Kernel: return true;
   }
   DT_ASSERT(false, "unknown op kind of ", def.name);
 }
@@ -323,8 +367,7 @@ rt::KernelFn compileShapeGeneric(const ir::OpDef &def, std::span<const ir::Type>
   std::string name = "dt_" + std::string(def.name) + "_generic_" + std::to_string(s.nextId++);
   emitKernel(*m, k, name);
   verifyOrDie(*m);
-  s.jit.optimize(*m);
-  s.jit.addModule(std::move(m), std::move(ctx));
+  s.jit.optimizeAndAdd(std::move(m), std::move(ctx));
   rt::KernelFn fn = reinterpret_cast<rt::KernelFn>(s.jit.lookup(name));
   s.cache[key] = fn;
   ++s.stats.kernelsCompiled;
@@ -334,22 +377,6 @@ rt::KernelFn compileShapeGeneric(const ir::OpDef &def, std::span<const ir::Type>
 }
 
 namespace {
-/// The `sizes` of a shape-generic kernel: the coalesced nest padded to max(rank, 1) dims (size 1,
-/// stride 0 in front), as bounds then each array's strides.
-std::vector<int64_t> flattenNest(StridedNest nest, size_t rank) {
-  nest.coalesce();
-  rank = std::max<size_t>(rank, 1);
-  DT_ASSERT(nest.sizes.size() <= rank, "coalesced nest of rank ", nest.sizes.size(), " exceeds ", rank);
-  size_t pad = rank - nest.sizes.size();
-  std::vector<int64_t> out(pad, 1);
-  out.insert(out.end(), nest.sizes.begin(), nest.sizes.end());
-  for (const auto &st : nest.strides) {
-    out.insert(out.end(), pad, 0);
-    out.insert(out.end(), st.begin(), st.end());
-  }
-  return out;
-}
-
 /// shapeGenericSizes for sum/mean/max/min: the input nest with the result's strides (0 on
 /// reduced dims), then the result's element count and the count reduced into each element.
 std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const ir::Type &result, const ir::AttrMap &attrs) {
@@ -367,10 +394,23 @@ std::vector<int64_t> reduceSizes(const ir::OpDef &def, const ir::Type &in, const
 std::vector<int64_t> shapeGenericSizes(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
                                        const ir::AttrMap &attrs) {
   if (!hasShapeGenericKernel(def))
-    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise op or a reduction)"));
+    throw ValueError(fmt("codegen: ", def.name, " has no shape-generic kernel (expected an elementwise, reduction, matmul, argmax or indexing op)"));
   if (def.kind == ir::OpKind::Reduce) {
     if (operandTypes.size() != 1) throw ValueError(fmt("codegen: ", def.name, " expected 1 operand, given ", operandTypes.size()));
     return reduceSizes(def, operandTypes[0], result, attrs);
+  }
+  if (def.kind == ir::OpKind::ArgReduce || def.kind == ir::OpKind::Indexing) {
+    // The type rule checks the arity and the shapes these layouts rely on.
+    if (ir::Type inferred = ir::inferType(def, operandTypes, attrs); inferred != result)
+      throw ValueError(fmt("codegen: shape-generic ", def.name, " expected result ", inferred.str(), ", given ", result.str()));
+    if (def.kind == ir::OpKind::ArgReduce) return argReduceSizes(def, operandTypes[0], attrs);
+    return indexingSizes(def, operandTypes, result, attrs);
+  }
+  if (def.kind == ir::OpKind::MatMul) {
+    std::vector<ir::Type> ts(operandTypes.begin(), operandTypes.end());
+    if (ir::Type inferred = ir::inferType(def, ts, attrs); inferred != result)
+      throw ValueError(fmt("codegen: shape-generic matmul expected result ", inferred.str(), ", given ", result.str()));
+    return matmulGenericSizes(ts[0], ts[1], result);
   }
   const ir::Shape &outShape = result.shape;
   for (const ir::Type &t : operandTypes)
@@ -393,7 +433,81 @@ std::string emitShapeGenericLLVM(const ir::OpDef &def, std::span<const ir::Type>
   return printModule(*m);
 }
 
-rt::Program compile(const ir::Graph &g) {
+namespace {
+
+/// A node that reads each operand element only where it writes the same result element: an
+/// elementwise op, or a kernel whose region has no matmul and no reduction.
+bool elementwiseNode(const ir::Node &n, const KernelDesc &k) {
+  auto elementwise = [](const ir::OpDef &d) {
+    switch (d.kind) {
+    case ir::OpKind::Unary: case ir::OpKind::Binary: case ir::OpKind::Compare: case ir::OpKind::Where:
+    case ir::OpKind::Cast: case ir::OpKind::Const: return true;
+    case ir::OpKind::Layout: return d.id == ir::OpId::BroadcastTo;
+    case ir::OpKind::MatMul: case ir::OpKind::Reduce: case ir::OpKind::ArgReduce: case ir::OpKind::Indexing:
+    case ir::OpKind::Kernel: return false;
+    }
+    return false;
+  };
+  if (k.def->kind != ir::OpKind::Kernel) return k.def->kind != ir::OpKind::Const && k.def->kind != ir::OpKind::Layout && elementwise(*k.def);
+  for (const auto &rn : n.region->nodes)
+    if (!elementwise(*ir::findOp(rn->op))) return false;
+  return true;
+}
+
+/// Puts `plan` into prog (slotBuffer, bufferBytes) after checking that it is safe: every value
+/// has a buffer of enough bytes; graph inputs and outputs are alone in theirs; a node's result
+/// goes to a buffer whose value is no longer read, or (in place) to an operand's buffer when the
+/// operand has the result's type, is read last here and the node is elementwise. Returns, per
+/// node, the operands that share the result's buffer.
+std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryPlan &plan, const std::vector<KernelDesc> &descs,
+                                           const std::vector<const ir::Value *> &slotValue, rt::Program &prog) {
+  auto bad = [](auto &&...xs) { return ValueError(fmt("codegen: memory plan: ", xs...)); };
+  for (int64_t b : plan.bufferBytes)
+    if (b < 0) throw bad("a buffer has ", b, " bytes");
+  std::unordered_map<const ir::Value *, int> bufOf;
+  std::vector<int> users(plan.bufferBytes.size(), 0);
+  for (const ir::Value *v : slotValue) {
+    auto it = plan.bufferOf.find(v->name);
+    if (it == plan.bufferOf.end()) throw bad("value %", v->name, " has no buffer");
+    if (it->second < 0 || size_t(it->second) >= plan.bufferBytes.size())
+      throw bad("value %", v->name, " is in buffer ", it->second, " of ", plan.bufferBytes.size());
+    if (plan.bufferBytes[size_t(it->second)] < int64_t(v->type.bytes()))
+      throw bad("value %", v->name, " of ", v->type.bytes(), " bytes does not fit buffer ", it->second, " of ",
+                plan.bufferBytes[size_t(it->second)], " bytes");
+    bufOf[v] = it->second;
+    ++users[size_t(it->second)];
+    prog.slotBuffer.push_back(it->second);
+  }
+  for (const auto &vs : {g.inputs, g.outputs})
+    for (const ir::Value *v : vs)
+      if (users[size_t(bufOf.at(v))] > 1) throw bad("graph input/output %", v->name, " shares buffer ", bufOf.at(v), " with another value");
+  for (int64_t b : plan.bufferBytes) prog.bufferBytes.push_back(size_t(b));
+
+  std::unordered_map<const ir::Value *, size_t> lastUse;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const ir::Value *o : g.nodes[i]->operands) lastUse[o] = i;
+  std::vector<const ir::Value *> holder(plan.bufferBytes.size(), nullptr);
+  for (const ir::Value *v : g.inputs) holder[size_t(bufOf.at(v))] = v;
+  std::vector<std::vector<size_t>> aliases(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node &n = *g.nodes[i];
+    size_t b = size_t(bufOf.at(n.result));
+    if (const ir::Value *h = holder[b]) {
+      auto lu = lastUse.find(h);
+      bool readLater = lu != lastUse.end() && lu->second > i;
+      bool readHere = lu != lastUse.end() && lu->second == i;
+      if (readLater || (readHere && !(h->type == n.result->type && elementwiseNode(n, descs[i]))))
+        throw bad("%", n.result->name, " overwrites %", h->name, " in buffer ", b, " while it is still read");
+      if (readHere)
+        for (size_t j = 0; j < n.operands.size(); ++j)
+          if (n.operands[j] == h) aliases[i].push_back(j);
+    }
+    holder[b] = n.result;
+  }
+  return aliases;
+}
+
+rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
   std::shared_ptr<CodegenState> sp = state();
   CodegenState &s = *sp;
 
@@ -412,6 +526,7 @@ rt::Program compile(const ir::Graph &g) {
   };
   for (const ir::Value *v : g.inputs) prog.inputSlots.push_back(addSlot(v));
 
+  std::vector<const ir::Value *> slotValue(g.inputs.begin(), g.inputs.end());
   std::vector<KernelDesc> descs;
   std::vector<std::string> keys;
   for (const auto &n : g.nodes) {
@@ -421,10 +536,20 @@ rt::Program compile(const ir::Graph &g) {
     st.slots.push_back(-1); // the result slot, after the operands are looked up
     for (const ir::Value *v : n->operands) st.slots.push_back(slot(v));
     st.slots[0] = addSlot(n->result);
+    slotValue.push_back(n->result);
     st.name = n->op + " %" + n->result->name;
     prog.steps.push_back(std::move(st));
   }
   for (const ir::Value *v : g.outputs) prog.outputSlots.push_back(slot(v));
+  std::vector<std::vector<size_t>> aliases(g.nodes.size());
+  if (plan) {
+    aliases = applyPlan(g, *plan, descs, slotValue, prog);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (aliases[i].empty()) continue;
+      keys[i] += " in place of";
+      for (size_t j : aliases[i]) keys[i] += " " + std::to_string(j);
+    }
+  }
 
   std::lock_guard<std::mutex> lock(s.mu);
   // Emit every kernel the cache lacks into one module.
@@ -439,13 +564,12 @@ rt::Program compile(const ir::Graph &g) {
       continue;
     }
     std::string name = "dt_" + std::string(descs[i].def->name) + "_" + std::to_string(s.nextId++);
-    emitKernel(*m, descs[i], name);
+    emitKernel(*m, descs[i], name, aliases[i]);
     fresh[keys[i]] = name;
   }
   if (!fresh.empty()) {
     verifyOrDie(*m);
-    s.jit.optimize(*m);
-    s.jit.addModule(std::move(m), std::move(ctx));
+    s.jit.optimizeAndAdd(std::move(m), std::move(ctx));
     for (auto &[key, name] : fresh) s.cache[key] = reinterpret_cast<rt::KernelFn>(s.jit.lookup(name));
   }
   s.stats.kernelsCompiled += int64_t(fresh.size());
@@ -455,6 +579,12 @@ rt::Program compile(const ir::Graph &g) {
   prog.keepAlive = sp;
   return prog;
 }
+
+} // namespace
+
+rt::Program compile(const ir::Graph &g) { return compileWith(g, nullptr); }
+
+rt::Program compile(const ir::Graph &g, const ir::MemoryPlan &plan) { return compileWith(g, &plan); }
 
 std::string emitLLVM(const ir::Graph &g, bool optimized) {
   std::shared_ptr<CodegenState> sp = state();
@@ -477,7 +607,15 @@ std::string emitAsm(const ir::Graph &g) {
 CacheStats cacheStats() {
   std::shared_ptr<CodegenState> sp = state();
   std::lock_guard<std::mutex> lock(sp->mu);
-  return sp->stats;
+  CacheStats st = sp->stats;
+  JitStats js = sp->jit.stats();
+  st.diskHits = js.diskHits;
+  st.diskMisses = js.diskMisses;
+  st.diskWrites = js.diskWrites;
+  st.diskCorrupt = js.diskCorrupt;
+  st.optimizeSeconds = js.optimizeSeconds;
+  st.codegenSeconds = js.codegenSeconds;
+  return st;
 }
 
 std::string hostCPU() { return state()->jit.cpuName(); }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "ir/Graph.h"
+#include "ir/MemoryPlan.h"
 #include "ir/Ops.h"
 #include "runtime/Program.h"
 
@@ -18,6 +19,11 @@ namespace dt::codegen {
 /// Compiles every node of `g` (verified by the caller) into a Program whose slots are one per
 /// value. Throws dt::ValueError for graphs it cannot compile, std::runtime_error if LLVM fails.
 rt::Program compile(const ir::Graph &g);
+/// compile() with a memory plan (passes/MemoryPlan.h makes one): slots share the planned
+/// buffers and in-place steps get kernels without noalias between the result and the operand.
+/// The plan is checked first (dt::ValueError if a value lacks a buffer or does not fit it, a
+/// graph input or output shares its buffer, or a result overwrites a value still read).
+rt::Program compile(const ir::Graph &g, const ir::MemoryPlan &plan);
 
 /// The LLVM IR module generated for `g`'s kernels, before (`optimized=false`) or after O3.
 std::string emitLLVM(const ir::Graph &g, bool optimized);
@@ -34,9 +40,29 @@ std::string emitAsm(const ir::Graph &g);
 // strides (0 on reduced dims), K input strides, the result's element count, and the number of
 // elements reduced into each (mean's divisor). shapeGenericSizes fills it for concrete types.
 // Compiled graphs do not use these: their shapes stay constants.
+// matmul (codegen/Gemm.h matmulGenericSizes; the static kernel gets the same numbers as
+// constants), with R = max(result rank - 2, 1): [M, N, K, lhs row stride, lhs column stride, rhs
+// row stride, rhs column stride (elements: K, 1, N, 1 for contiguous operands; a caller may pass
+// a transposed operand's strides instead of copying it), R batch bounds, R result, R lhs and R
+// rhs batch strides (elements, 0 on broadcast dims)].
+// argmax: [outer, n, inner], the input split along the axis (1, numel, 1 when flattened); its
+// axis and keepdim are not in the kernel's key (shapeGenericKeyAttr). The indexing ops use one
+// layout for shape-generic and static kernels (codegen/LowerIndexing.cpp; a static kernel gets it
+// as constants); none of their attributes is in the key, and a "copy block" is [base offset in
+// the result, K bounds, K result strides, K operand strides] with K = max(rank, 1), walking the
+// (contiguous) operand. pad: [result numel, copy block] (low padding in the base, interior gaps
+// in the strides). concat: one copy block per operand (the kernel is keyed by operand count).
+// gather: [axis, axis size, axis stride of x, index numel, K bounds of the index, K index (=
+// result) strides, K x strides with 0 on the axis]. scatter_add: [axis, axis size, axis stride,
+// index numel, K bounds of the index, K index strides, K base (= result) strides with 0 on the
+// axis, K src strides, base numel]. A gather/scatter_add index outside [0, size) is reported
+// through runtime/KernelError.h (the caller must take it after the call and throw).
 
 /// Whether `def` has a shape-generic kernel (the elementwise and Reduce kinds).
 bool hasShapeGenericKernel(const ir::OpDef &def);
+/// Whether attribute `name` of `def` is part of its shape-generic kernel's key (it changes the
+/// code); the others only change `sizes` (argmax's and the indexing ops' attributes).
+bool shapeGenericKeyAttr(const ir::OpDef &def, std::string_view name);
 /// The kernel for `def` on operands of these dtypes and ranks (their dims are ignored) giving
 /// `result`'s dtype and rank; cached (by op, attributes, dtypes and ranks) like compile()'s
 /// kernels. Throws dt::ValueError when the op has no shape-generic kernel or the types do not
@@ -48,6 +74,12 @@ rt::KernelFn compileShapeGeneric(const ir::OpDef &def, std::span<const ir::Type>
 /// with leading size-1 dims to the kernel's rank.
 std::vector<int64_t> shapeGenericSizes(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
                                        const ir::AttrMap &attrs);
+/// shapeGenericSizes of an elementwise op (Unary, Binary, Compare, Where, Cast) whose operands are
+/// strided views: operandStrides[i] holds operand i's element strides, one per dim (any
+/// non-negative values, 0 for expanded dims); the kernel reads them in place, no dense copy.
+std::vector<int64_t> shapeGenericSizesStrided(const ir::OpDef &def, std::span<const ir::Type> operandTypes,
+                                              std::span<const std::vector<int64_t>> operandStrides,
+                                              const ir::Type &result);
 /// The LLVM IR of the shape-generic kernel, before (`optimized=false`) or after O3.
 std::string emitShapeGenericLLVM(const ir::OpDef &def, std::span<const ir::Type> operandTypes, const ir::Type &result,
                                  const ir::AttrMap &attrs, bool optimized);
@@ -55,6 +87,13 @@ std::string emitShapeGenericLLVM(const ir::OpDef &def, std::span<const ir::Type>
 struct CacheStats {
   int64_t kernelsCompiled = 0; ///< distinct kernels JIT-compiled so far
   int64_t kernelCacheHits = 0; ///< node lowerings served from the cache
+  // The on-disk object cache (codegen/Jit.h) and time per stage, for this process:
+  int64_t diskHits = 0;       ///< modules loaded from the disk cache instead of compiled
+  int64_t diskMisses = 0;     ///< modules compiled because the disk had no valid entry
+  int64_t diskWrites = 0;     ///< entries written to the disk cache
+  int64_t diskCorrupt = 0;    ///< corrupt entries detected (and recompiled)
+  double optimizeSeconds = 0; ///< LLVM O3 time
+  double codegenSeconds = 0;  ///< machine-code generation time
 };
 CacheStats cacheStats();
 

@@ -118,13 +118,41 @@ void lowerReduceGeneric(KernelBuilder &kb, const KernelDesc &k);
 /// The rank of a shape-generic kernel's nest: max(rank, 1) of the result (elementwise) or of the
 /// operand (reductions).
 size_t genericNestRank(const KernelDesc &k);
+
+// --- runtime sizes (shape-generic kernels; codegen/LowerGeneric.cpp) -------------------------
+
+/// Element i of the kernel's `sizes` argument, loaded at the builder's position.
+llvm::Value *loadSize(KernelBuilder &kb, size_t i);
+/// One block of a `sizes` layout: the nest coalesced and padded to max(rank, 1) dims (size 1,
+/// stride 0 in front), as the bounds, then each array's strides.
+std::vector<int64_t> flattenNest(StridedNest nest, size_t rank);
+/// A strided nest whose bounds and strides are i64 Values (loaded from `sizes`, or constants).
+struct ValueNest {
+  std::vector<llvm::Value *> sizes;                ///< bounds, outermost first
+  std::vector<std::vector<llvm::Value *>> strides; ///< strides[a][d]: array a along dim d
+};
+/// The block flattenNest writes (`rank` bounds, then `arrays` x `rank` strides), read by `at`
+/// from element `first` on.
+ValueNest readNest(const std::function<llvm::Value *(size_t)> &at, size_t first, size_t rank, size_t arrays);
+/// Emits the nest with the innermost loop versioned: for each mask of `unitMasks` (bit a set:
+/// array a's innermost stride is 1, clear: 0) a copy with those strides constant, taken when
+/// they hold at run time (it vectorizes); else a generic copy. `body` gets each array's offset.
+void emitVersionedNest(KernelBuilder &kb, const ValueNest &nest, std::span<const unsigned> unitMasks,
+                       const std::function<void(std::span<llvm::Value *const> offsets)> &body);
+/// shapeGenericSizes of argmax: [outer, n, inner] (codegen/LowerGeneric.cpp).
+std::vector<int64_t> argReduceSizes(const ir::OpDef &def, const ir::Type &in, const ir::AttrMap &attrs);
+/// shapeGenericSizes of pad, concat, gather, scatter_add (codegen/LowerIndexing.cpp; the static
+/// lowering uses the same layout, as constants).
+std::vector<int64_t> indexingSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &result,
+                                   const ir::AttrMap &attrs);
 void lowerConst(KernelBuilder &kb, const KernelDesc &k);
 void lowerMatMul(KernelBuilder &kb, const KernelDesc &k);
 void lowerReduce(KernelBuilder &kb, const KernelDesc &k);
-/// argmax: i64 indices along an axis.
+/// argmax: i64 indices along an axis, static or shape-generic (`sizes` [outer, n, inner];
+/// codegen/LowerGeneric.cpp).
 void lowerArgReduce(KernelBuilder &kb, const KernelDesc &k);
 void lowerLayout(KernelBuilder &kb, const KernelDesc &k);
-/// pad, concat, gather, scatter_add (codegen/LowerIndexing.cpp).
+/// pad, concat, gather, scatter_add, static or shape-generic (codegen/LowerIndexing.cpp).
 void lowerIndexing(KernelBuilder &kb, const KernelDesc &k);
 /// A fused kernel node: one loop nest over the result, each region node evaluated as a scalar
 /// per element (codegen/LowerKernel.cpp).

@@ -69,10 +69,8 @@ llvm::Value *emitBinary(KernelBuilder &kb, OpId op, DType t, llvm::Value *x, llv
   case OpId::Div: DT_ASSERT(fp); return b.CreateFDiv(x, y);
   case OpId::Pow: {
     DT_ASSERT(fp);
-    // C's pow in double, rounded once to f32: exactly the interpreter's result.
-    if (t == DType::F64) return emitLibmCall(b, kb.mod, "pow", {x, y});
-    llvm::Value *r = emitLibmCall(b, kb.mod, "pow", {b.CreateFPExt(x, b.getDoubleTy()), b.CreateFPExt(y, b.getDoubleTy())});
-    return b.CreateFPTrunc(r, b.getFloatTy());
+    // C's pow: f32 vectorizable (codegen/VectorMath.cpp, within 1 ulp), f64 libm.
+    return emitPow(b, kb.mod, x, y);
   }
   case OpId::Maximum: return emitMaxMin(b, t, x, y, /*isMax=*/true);
   case OpId::Minimum: return emitMaxMin(b, t, x, y, /*isMax=*/false);

@@ -1,133 +1,231 @@
-// Indexing ops, data movement into a fresh result buffer:
+// Indexing ops, data movement into a fresh result buffer, one lowering each for compiled graphs
+// and shape-generic (eager) kernels: the dims and the shape-like attributes (pad widths, concat
+// offsets, gather's axis length and stride) come in a `sizes` layout (codegen/Compiler.h) that
+// indexingSizes computes; a shape-generic kernel loads it at run time, a static one gets the
+// same numbers as constants (so LLVM folds them).
 //  - pad: memset 0, then a strided copy of the operand into the result (interior gaps folded into
 //    the result's strides, low padding into its base offset);
 //  - concat: one strided copy per operand into its range along the axis;
 //  - gather / scatter_add: a loop nest over the index's shape; the index value replaces the
-//    coordinate along the axis. The value is CLAMPED to [0, size - 1], so a bad index never reads
-//    or writes out of bounds: callers validate indices (the eager frontend raises IndexError,
-//    the interpreter raises dt::IndexError); the kernel's result for a bad index is that of the
-//    clamped one. scatter_add copies base, then adds src in row-major order of the index, in the
-//    dtype (i64 wraps), exactly the interpreter's order, so the two agree bit for bit.
+//    coordinate along the axis. An index outside [0, size) (negative ones included, like the
+//    interpreter and torch.gather) is flagged and clamped so memory stays in bounds; after the
+//    walk a cold path finds the first bad index in row-major order and reports it through
+//    dt_kernel_index_error (runtime/KernelError.h), and the caller throws instead of returning the
+//    result. The fast path keeps no branch. scatter_add copies base, then adds src in row-major
+//    order of the index, in the dtype (i64 wraps), exactly the interpreter's order, so the two
+//    agree bit for bit.
 #include "codegen/Lower.h"
 
 #include "ir/Error.h"
 
-#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <utility>
 
 namespace dt::codegen {
 
 namespace {
 
-/// `ptr + offset` elements of dtype t (no GEP for a zero offset).
-llvm::Value *offsetPtr(KernelBuilder &kb, ir::DType t, llvm::Value *ptr, int64_t offset) {
-  return offset == 0 ? ptr : kb.b.CreateInBoundsGEP(kb.elemType(t), ptr, kb.i64(offset));
-}
+using SizeAt = std::function<llvm::Value *(size_t)>;
 
-/// Copies every element of `in` (contiguous, dtype t) to dst[offsetOf(idx, dstStrides)].
-void stridedCopy(KernelBuilder &kb, ir::DType t, const ir::Shape &inShape, llvm::Value *src, llvm::Value *dst,
-                 const std::vector<int64_t> &dstStrides) {
+/// Gather and scatter_add treat a rank-0 tensor as [1] (one element; index 0 is the only valid value).
+ir::Shape atLeast1(const ir::Shape &s) { return s.empty() ? ir::Shape{1} : s; }
+
+/// One strided copy: [base, nest of (dst strides, src strides) over the source's shape].
+void appendCopy(std::vector<int64_t> &out, int64_t base, const ir::Shape &srcShape, std::vector<int64_t> dstStrides) {
   StridedNest nest;
-  nest.sizes = inShape;
-  nest.strides = {dstStrides, ir::contiguousStrides(inShape)};
-  nest.coalesce();
-  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) { kb.store(t, kb.load(t, src, off[1]), dst, off[0]); });
+  nest.sizes = srcShape;
+  nest.strides = {std::move(dstStrides), ir::contiguousStrides(srcShape)};
+  out.push_back(base);
+  std::vector<int64_t> flat = flattenNest(nest, srcShape.size());
+  out.insert(out.end(), flat.begin(), flat.end());
 }
 
-void lowerPad(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Type &in = k.operands[0], &out = k.result;
-  if (out.bytes() == 0) return;
-  kb.b.CreateMemSet(kb.out, kb.b.getInt8(0), kb.i64(int64_t(out.bytes())), llvm::Align(ir::dtypeSize(out.dtype)));
-  if (in.numel() == 0) return;
-  ir::PadAttrs a = ir::padAttrs(*k.def, k.attrs, in);
-  std::vector<int64_t> outStrides = ir::contiguousStrides(out.shape), st(outStrides.size());
+/// Emits the copy appendCopy describes, from element `first` of the layout: src (contiguous,
+/// dtype t) into dst at the base offset. Returns the element after the block.
+size_t emitCopy(KernelBuilder &kb, const SizeAt &at, size_t first, size_t rank, ir::DType t, llvm::Value *src,
+                llvm::Value *dst) {
+  llvm::Value *to = kb.b.CreateInBoundsGEP(kb.elemType(t), dst, at(first));
+  ValueNest nest = readNest(at, first + 1, rank, 2);
+  const unsigned unit[] = {0b11};
+  emitVersionedNest(kb, nest, unit, [&](std::span<llvm::Value *const> off) {
+    kb.store(t, kb.load(t, src, off[1]), to, off[0]);
+  });
+  return first + 1 + 3 * rank;
+}
+
+/// The gather / scatter_add header: [axis, axis size, axis stride, index numel], then the nest
+/// over the index's shape of (index strides, data strides without the axis term[, src strides]).
+std::vector<int64_t> indexWalkSizes(const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &data,
+                                    const ir::Type &index, const ir::Type *src) {
+  int64_t axis = ir::opAxis(def, attrs, data.rank());
+  ir::Shape ds = atLeast1(data.shape), is = atLeast1(index.shape);
+  std::vector<int64_t> dataStrides = ir::contiguousStrides(ds);
+  std::vector<int64_t> out{axis, ds[size_t(axis)], dataStrides[size_t(axis)], index.numel()};
+  dataStrides[size_t(axis)] = 0;
+  StridedNest nest;
+  nest.sizes = is;
+  nest.strides = {ir::contiguousStrides(is), dataStrides};
+  if (src) nest.strides.push_back(ir::contiguousStrides(atLeast1(src->shape)));
+  std::vector<int64_t> flat = flattenNest(nest, is.size());
+  out.insert(out.end(), flat.begin(), flat.end());
+  return out;
+}
+
+/// The bad-index flag of a gather / scatter_add walk and its cold report.
+struct IndexCheck {
+  KernelBuilder &kb;
+  llvm::Value *axis, *size, *count, *index;
+  llvm::AllocaInst *bad = nullptr;
+
+  IndexCheck(KernelBuilder &kb, llvm::Value *axis, llvm::Value *size, llvm::Value *count, llvm::Value *index)
+      : kb(kb), axis(axis), size(size), count(count), index(index) {
+    llvm::IRBuilderBase::InsertPointGuard g(kb.b);
+    kb.b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+    bad = kb.b.CreateAlloca(kb.b.getInt1Ty(), nullptr, "bad");
+    kb.b.CreateStore(kb.b.getFalse(), bad);
+  }
+
+  /// index[offset], flagged when outside [0, size) and then replaced by 0 (valid: the walk runs
+  /// only for a non-empty index, which the type rule forbids on an empty axis).
+  llvm::Value *load(llvm::Value *offset) {
+    llvm::IRBuilder<> &b = kb.b;
+    llvm::Value *v = kb.load(ir::DType::I64, index, offset);
+    llvm::Value *out = b.CreateICmpUGE(v, size); // negative values are huge unsigned
+    b.CreateStore(b.CreateOr(b.CreateLoad(b.getInt1Ty(), bad), out), bad);
+    return b.CreateSelect(out, kb.i64(0), v);
+  }
+
+  /// After the walk: when flagged (unlikely), report every bad index in row-major order (the
+  /// runtime keeps the first).
+  void report() {
+    llvm::IRBuilder<> &b = kb.b;
+    llvm::LLVMContext &ctx = kb.ctx();
+    auto *cold = llvm::BasicBlock::Create(ctx, "index.error", kb.fn);
+    auto *done = llvm::BasicBlock::Create(ctx, "index.ok", kb.fn);
+    b.CreateCondBr(b.CreateLoad(b.getInt1Ty(), bad), cold, done, llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20));
+    b.SetInsertPoint(cold);
+    llvm::FunctionCallee fn = kb.mod.getOrInsertFunction(
+        "dt_kernel_index_error", llvm::FunctionType::get(b.getVoidTy(), {b.getInt64Ty(), b.getInt64Ty(), b.getInt64Ty()}, false));
+    if (auto *f = llvm::dyn_cast<llvm::Function>(fn.getCallee())) {
+      f->addFnAttr(llvm::Attribute::Cold);
+      f->addFnAttr(llvm::Attribute::NoUnwind);
+    }
+    emitLoop(b, count, [&](llvm::Value *i) {
+      llvm::Value *v = kb.load(ir::DType::I64, index, i);
+      auto *call = llvm::BasicBlock::Create(ctx, "index.bad", kb.fn);
+      auto *next = llvm::BasicBlock::Create(ctx, "index.next", kb.fn);
+      b.CreateCondBr(b.CreateICmpUGE(v, size), call, next);
+      b.SetInsertPoint(call);
+      b.CreateCall(fn, {v, size, axis});
+      b.CreateBr(next);
+      b.SetInsertPoint(next);
+    }, "scan");
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+  }
+};
+
+void lowerPad(KernelBuilder &kb, const KernelDesc &k, const SizeAt &at) {
+  // [result numel, copy block]
+  ir::DType t = k.result.dtype;
+  llvm::Value *bytes = kb.b.CreateMul(at(0), kb.i64(int64_t(ir::dtypeSize(t))));
+  kb.b.CreateMemSet(kb.out, kb.b.getInt8(0), bytes, llvm::Align(ir::dtypeSize(t)));
+  emitCopy(kb, at, 1, std::max<size_t>(k.operands[0].shape.size(), 1), t, kb.ins[0], kb.out);
+}
+
+void lowerConcat(KernelBuilder &kb, const KernelDesc &k, const SizeAt &at) {
+  // One copy block per operand.
+  size_t rank = std::max<size_t>(k.result.shape.size(), 1), next = 0;
+  for (size_t i = 0; i < k.operands.size(); ++i) next = emitCopy(kb, at, next, rank, k.result.dtype, kb.ins[i], kb.out);
+}
+
+void lowerGather(KernelBuilder &kb, const KernelDesc &k, const SizeAt &at) {
+  // [axis, size, stride, index numel, nest of (index = result, x)]
+  const ir::Type &x = k.operands[0];
+  size_t rank = std::max<size_t>(x.shape.size(), 1);
+  llvm::Value *stride = at(2);
+  IndexCheck check(kb, at(0), at(1), at(3), kb.ins[1]);
+  ValueNest nest = readNest(at, 4, rank, 2);
+  const unsigned versions[] = {0b11, 0b01}; // x's inner stride 1, or 0 (gathering along the last axis)
+  emitVersionedNest(kb, nest, versions, [&](std::span<llvm::Value *const> off) {
+    llvm::Value *v = check.load(off[0]);
+    kb.store(x.dtype, kb.load(x.dtype, kb.ins[0], kb.b.CreateAdd(off[1], kb.b.CreateMul(v, stride))), kb.out, off[0]);
+  });
+  check.report();
+}
+
+void lowerScatterAdd(KernelBuilder &kb, const KernelDesc &k, const SizeAt &at) {
+  // [axis, size, stride, index numel, nest of (index, base = result, src), base numel]
+  const ir::Type &base = k.operands[0];
+  ir::DType t = base.dtype;
+  size_t rank = std::max<size_t>(base.shape.size(), 1);
+  llvm::Value *bytes = kb.b.CreateMul(at(4 + 4 * rank), kb.i64(int64_t(ir::dtypeSize(t))));
+  kb.b.CreateMemCpy(kb.out, llvm::Align(ir::dtypeSize(t)), kb.ins[0], llvm::Align(ir::dtypeSize(t)), bytes);
+  llvm::Value *stride = at(2);
+  IndexCheck check(kb, at(0), at(1), at(3), kb.ins[1]);
+  ValueNest nest = readNest(at, 4, rank, 3);
+  bool fp = ir::isFloat(t);
+  emitVersionedNest(kb, nest, {}, [&](std::span<llvm::Value *const> off) {
+    llvm::Value *to = kb.b.CreateAdd(off[1], kb.b.CreateMul(check.load(off[0]), stride));
+    llvm::Value *cur = kb.load(t, kb.out, to), *s = kb.load(t, kb.ins[2], off[2]);
+    kb.store(t, fp ? kb.b.CreateFAdd(cur, s) : kb.b.CreateAdd(cur, s), kb.out, to);
+  });
+  check.report();
+}
+
+
+using SizesFn = std::vector<int64_t> (*)(const ir::OpDef &, std::span<const ir::Type>, const ir::Type &,
+                                         const ir::AttrMap &);
+using LowerFn = void (*)(KernelBuilder &, const KernelDesc &, const SizeAt &);
+
+std::vector<int64_t> padSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &result,
+                              const ir::AttrMap &attrs) {
+  const ir::Type &in = operands[0];
+  ir::PadAttrs a = ir::padAttrs(def, attrs, in);
+  std::vector<int64_t> outStrides = ir::contiguousStrides(result.shape), st(outStrides.size());
   int64_t base = 0;
   for (size_t d = 0; d < st.size(); ++d) {
     base += a.low[d] * outStrides[d];
     st[d] = outStrides[d] * (a.interior[d] + 1);
   }
-  stridedCopy(kb, in.dtype, in.shape, kb.ins[0], offsetPtr(kb, out.dtype, kb.out, base), st);
+  std::vector<int64_t> out{result.numel()};
+  appendCopy(out, in.numel() == 0 ? 0 : base, in.shape, st);
+  return out;
 }
 
-void lowerConcat(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Type &out = k.result;
-  if (out.numel() == 0) return;
-  int64_t axis = ir::opAxis(*k.def, k.attrs, out.rank());
-  std::vector<int64_t> outStrides = ir::contiguousStrides(out.shape);
+std::vector<int64_t> concatSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &result,
+                                 const ir::AttrMap &attrs) {
+  int64_t axis = ir::opAxis(def, attrs, result.rank());
+  std::vector<int64_t> outStrides = ir::contiguousStrides(result.shape), out;
   int64_t at = 0;
-  for (size_t i = 0; i < k.operands.size(); ++i) {
-    const ir::Type &in = k.operands[i];
-    if (in.numel() > 0)
-      stridedCopy(kb, in.dtype, in.shape, kb.ins[i], offsetPtr(kb, out.dtype, kb.out, at * outStrides[size_t(axis)]),
-                  outStrides);
+  for (const ir::Type &in : operands) {
+    appendCopy(out, in.numel() == 0 ? 0 : at * outStrides[size_t(axis)], in.shape, outStrides);
     at += in.shape[size_t(axis)];
   }
+  return out;
 }
 
-/// index clamped to [0, size - 1] (size >= 1 whenever the loop runs: the type rule rejects a
-/// non-empty index into an empty axis).
-llvm::Value *clampIndex(KernelBuilder &kb, llvm::Value *v, int64_t size) {
-  llvm::IRBuilder<> &b = kb.b;
-  v = b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, v, kb.i64(0));
-  return b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, v, kb.i64(size - 1));
+std::vector<int64_t> gatherSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &,
+                                 const ir::AttrMap &attrs) {
+  return indexWalkSizes(def, attrs, operands[0], operands[1], nullptr);
 }
 
-/// gather and scatter_add share the walk: a nest over the index's shape with the index's
-/// (contiguous) offset, the data tensor's offset without the axis term, and (scatter_add) src's
-/// offset; `body` gets those offsets and the clamped index value times the axis stride.
-void emitIndexWalk(KernelBuilder &kb, const ir::Shape &data, const ir::Shape &index, const ir::Shape *src,
-                   int64_t axis, llvm::Value *indexPtr,
-                   const std::function<void(std::span<llvm::Value *const> off, llvm::Value *axisOffset)> &body) {
-  // Rank 0 is treated as [1] (one element; index 0 is the only valid value).
-  ir::Shape ds = data.empty() ? ir::Shape{1} : data, is = index.empty() ? ir::Shape{1} : index;
-  std::vector<int64_t> dataStrides = ir::contiguousStrides(ds);
-  int64_t axisStride = dataStrides[size_t(axis)], axisSize = ds[size_t(axis)];
-  dataStrides[size_t(axis)] = 0;
-  StridedNest nest;
-  nest.sizes = is;
-  nest.strides = {ir::contiguousStrides(is), dataStrides};
-  if (src) nest.strides.push_back(ir::contiguousStrides(src->empty() ? ir::Shape{1} : *src));
-  nest.coalesce();
-  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-    llvm::Value *v = clampIndex(kb, kb.load(ir::DType::I64, indexPtr, off[0]), axisSize);
-    body(off, kb.b.CreateMul(v, kb.i64(axisStride)));
-  });
+std::vector<int64_t> scatterAddSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &,
+                                     const ir::AttrMap &attrs) {
+  std::vector<int64_t> out = indexWalkSizes(def, attrs, operands[0], operands[1], &operands[2]);
+  out.push_back(operands[0].numel());
+  return out;
 }
 
-void lowerGather(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Type &x = k.operands[0], &index = k.operands[1], &out = k.result;
-  if (out.numel() == 0) return;
-  int64_t axis = ir::opAxis(*k.def, k.attrs, x.rank());
-  emitIndexWalk(kb, x.shape, index.shape, nullptr, axis, kb.ins[1],
-                [&](std::span<llvm::Value *const> off, llvm::Value *axisOffset) {
-                  llvm::Value *v = kb.load(x.dtype, kb.ins[0], kb.b.CreateAdd(off[1], axisOffset));
-                  kb.store(out.dtype, v, kb.out, off[0]); // out has index's shape: index's offset
-                });
-}
-
-void lowerScatterAdd(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Type &base = k.operands[0], &index = k.operands[1], &src = k.operands[2], &out = k.result;
-  if (out.bytes() == 0) return;
-  kb.b.CreateMemCpy(kb.out, llvm::Align(ir::dtypeSize(out.dtype)), kb.ins[0], llvm::Align(ir::dtypeSize(base.dtype)),
-                    kb.i64(int64_t(out.bytes())));
-  if (index.numel() == 0) return;
-  int64_t axis = ir::opAxis(*k.def, k.attrs, base.rank());
-  bool fp = ir::isFloat(out.dtype);
-  emitIndexWalk(kb, base.shape, index.shape, &src.shape, axis, kb.ins[1],
-                [&](std::span<llvm::Value *const> off, llvm::Value *axisOffset) {
-                  llvm::Value *at = kb.b.CreateAdd(off[1], axisOffset);
-                  llvm::Value *cur = kb.load(out.dtype, kb.out, at), *s = kb.load(src.dtype, kb.ins[2], off[2]);
-                  kb.store(out.dtype, fp ? kb.b.CreateFAdd(cur, s) : kb.b.CreateAdd(cur, s), kb.out, at);
-                });
-}
-
-} // namespace
-
-void lowerIndexing(KernelBuilder &kb, const KernelDesc &k) {
-  switch (k.def->id) {
-  case ir::OpId::Pad: lowerPad(kb, k); return;
-  case ir::OpId::Concat: lowerConcat(kb, k); return;
-  case ir::OpId::Gather: lowerGather(kb, k); return;
-  case ir::OpId::ScatterAdd: lowerScatterAdd(kb, k); return;
+/// Each indexing op's layout and lowering.
+std::pair<SizesFn, LowerFn> indexingOp(const ir::OpDef &def) {
+  switch (def.id) {
+  case ir::OpId::Pad: return {padSizes, lowerPad};
+  case ir::OpId::Concat: return {concatSizes, lowerConcat};
+  case ir::OpId::Gather: return {gatherSizes, lowerGather};
+  case ir::OpId::ScatterAdd: return {scatterAddSizes, lowerScatterAdd};
   case ir::OpId::Neg: case ir::OpId::Exp: case ir::OpId::Log: case ir::OpId::Abs: case ir::OpId::Sqrt:
   case ir::OpId::Sigmoid: case ir::OpId::Tanh: case ir::OpId::Relu: case ir::OpId::Floor: case ir::OpId::Add:
   case ir::OpId::Sub: case ir::OpId::Mul: case ir::OpId::Div: case ir::OpId::Pow: case ir::OpId::Maximum:
@@ -138,7 +236,24 @@ void lowerIndexing(KernelBuilder &kb, const KernelDesc &k) {
   case ir::OpId::BroadcastTo: case ir::OpId::Slice: case ir::OpId::Kernel:
     break;
   }
-  DT_ASSERT(false, k.def->name, " is not an indexing op");
+  DT_ASSERT(false, def.name, " is not an indexing op");
+}
+
+} // namespace
+
+std::vector<int64_t> indexingSizes(const ir::OpDef &def, std::span<const ir::Type> operands, const ir::Type &result,
+                                   const ir::AttrMap &attrs) {
+  return indexingOp(def).first(def, operands, result, attrs);
+}
+
+void lowerIndexing(KernelBuilder &kb, const KernelDesc &k) {
+  // A static kernel gets its layout as constants; a shape-generic one loads it, every element up
+  // front (before any store, so none is reloaded in a loop). The layout's length depends on the
+  // ranks (and concat's operand count) only.
+  std::vector<int64_t> layout = indexingSizes(*k.def, k.operands, k.result, k.attrs);
+  std::vector<llvm::Value *> at;
+  for (size_t i = 0; i < layout.size(); ++i) at.push_back(k.shapeGeneric ? loadSize(kb, i) : kb.i64(layout[i]));
+  indexingOp(*k.def).second(kb, k, [&](size_t i) { return at.at(i); });
 }
 
 } // namespace dt::codegen

@@ -1,59 +1,252 @@
-// Fused kernel nodes: one loop nest over the kernel's result shape; in the innermost loop each
-// kernel operand is loaded once with its broadcast strides and the region's nodes are evaluated
-// as scalar SSA values with emitScalarOp (the same per-op code as single elementwise nodes).
+// Fused kernel nodes (passes/Fusion.h), in three forms told apart by the region's shape:
+//  - elementwise: one loop nest over the result; in the innermost loop each operand is loaded
+//    once with its broadcast strides and the region's nodes are evaluated as scalar SSA values
+//    with emitScalarOp (the same per-op code as single elementwise nodes);
+//  - a reduction (the region ends in sum/mean/max/min): the reduction's loop nest over its
+//    operand's shape, where each element is computed by the region's elementwise body and
+//    folded straight into the accumulator (never stored), horizontal (scalar accumulator over a
+//    reduced innermost dim) or vertical (into the result) like lowerReduce;
+//  - a matmul epilogue (the region starts with a matmul): the generated GEMM (codegen/Gemm.h),
+//    one per batch matrix, whose epilogue hook evaluates the region's body on each finished dot
+//    product (lane by lane, on scalars) before it is stored: the matmul's result is never stored
+//    unfinished or read back.
 // broadcast_to is the identity on scalars (its broadcast is the operand's strides); consts of at
 // most one element become LLVM constants.
+#include "codegen/Gemm.h"
 #include "codegen/Lower.h"
 
 #include "ir/Error.h"
 
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace dt::codegen {
+
+namespace {
+
+using ValueMap = std::unordered_map<const ir::Value *, llvm::Value *>;
+
+enum class KernelForm { Elementwise, Reduction, MatMulEpilogue };
+
+/// Which of the three forms a region has (describe in Compiler.cpp has checked the region).
+KernelForm kernelForm(const ir::Graph &r) {
+  if (r.nodes.empty()) return KernelForm::Elementwise; // yields an input: a copy
+  if (ir::findOp(r.nodes.front()->op)->kind == ir::OpKind::MatMul) return KernelForm::MatMulEpilogue;
+  if (ir::findOp(r.nodes.back()->op)->kind == ir::OpKind::Reduce) return KernelForm::Reduction;
+  return KernelForm::Elementwise;
+}
+
+/// Evaluates region nodes [first, last) on scalars; `val` holds the already-known values.
+void emitRegionNodes(KernelBuilder &kb, const ir::Graph &r, size_t first, size_t last, ValueMap &val) {
+  for (size_t i = first; i < last; ++i) {
+    const ir::Node &n = *r.nodes[i];
+    const ir::OpDef *def = ir::findOp(n.op);
+    DT_ASSERT(def, "unknown op ", n.op, " in a kernel region");
+    std::vector<llvm::Value *> xs;
+    std::vector<ir::DType> types;
+    for (const ir::Value *o : n.operands) {
+      xs.push_back(val.at(o));
+      types.push_back(o->type.dtype);
+    }
+    llvm::Value *v = nullptr;
+    if (def->id == ir::OpId::BroadcastTo) {
+      v = xs[0];
+    } else if (def->kind == ir::OpKind::Const) {
+      const ir::Attr *value = ir::attrOrDefault(*def, n.attrs, "value");
+      DT_ASSERT(value, "const without a value");
+      ir::DType t = n.result->type.dtype;
+      if (value->isList()) {
+        // Zero or one element (checked by describe); a zero-size const is never read.
+        v = value->asList().empty() ? llvm::Constant::getNullValue(kb.elemType(t)) : constantOf(kb, t, value->asList()[0]);
+      } else {
+        v = constantOf(kb, t, *value);
+      }
+    } else {
+      v = emitScalarOp(kb, def->id, xs, types, n.result->type.dtype, n.attrs);
+    }
+    val[n.result] = v;
+  }
+}
+
+/// Region inputs read by some node in [first, end) of the region.
+std::vector<bool> inputsRead(const ir::Graph &r, size_t first) {
+  std::unordered_set<const ir::Value *> read;
+  for (size_t i = first; i < r.nodes.size(); ++i)
+    for (const ir::Value *o : r.nodes[i]->operands) read.insert(o);
+  std::vector<bool> used;
+  for (const ir::Value *in : r.inputs) used.push_back(read.count(in) > 0);
+  return used;
+}
+
+void lowerElementwiseKernel(KernelBuilder &kb, const KernelDesc &k) {
+  const ir::Graph &r = *k.region;
+  StridedNest nest = broadcastNest(k.result, k.operands);
+  nest.coalesce();
+  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
+    ValueMap val;
+    for (size_t i = 0; i < r.inputs.size(); ++i) val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]);
+    emitRegionNodes(kb, r, 0, r.nodes.size(), val);
+    kb.store(k.result.dtype, val.at(r.outputs[0]), kb.out, off[0]);
+  });
+}
+
+void lowerReductionKernel(KernelBuilder &kb, const KernelDesc &k) {
+  const ir::Graph &r = *k.region;
+  const ir::Node &red = *r.nodes.back();
+  const ir::OpDef &def = *ir::findOp(red.op);
+  ir::OpId op = def.id;
+  const ir::Type &in = red.operands[0]->type; // the shape of the loop nest
+  const ir::Type &out = k.result;
+  llvm::IRBuilder<> &b = kb.b;
+  ReduceLayout layout = reduceLayout(def, red.attrs, in);
+  int64_t outN = out.numel();
+  if (outN == 0) return;
+  size_t nOps = k.operands.size();
+
+  emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, reduceIdentity(kb, op, in.dtype), kb.out, o); }, "init");
+
+  StridedNest nest;
+  nest.sizes = in.shape;
+  nest.strides.push_back(layout.outStrides);
+  for (const ir::Type &t : k.operands) nest.strides.push_back(broadcastStrides(t.shape, in.shape));
+  nest.coalesce();
+  // The element of the reduction's operand at these operand offsets, computed by the region body.
+  auto element = [&](std::span<llvm::Value *const> inOff) {
+    ValueMap val;
+    for (size_t i = 0; i < nOps; ++i) val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], inOff[i]);
+    emitRegionNodes(kb, r, 0, r.nodes.size() - 1, val);
+    return val.at(red.operands[0]);
+  };
+
+  if (nest.numel() != 0) {
+    bool horizontal = !nest.sizes.empty() && nest.strides[0].back() == 0;
+    if (!horizontal) {
+      emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
+        llvm::Value *x = element(off.subspan(1));
+        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
+        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, x, false), kb.out, off[0]);
+      });
+    } else {
+      // Outer dims as a nest; the innermost (reduced) dim as an accumulator loop.
+      size_t last = nest.sizes.size() - 1;
+      std::vector<llvm::Value *> sizes;
+      std::vector<std::vector<llvm::Value *>> strides(nOps + 1);
+      for (size_t d = 0; d < last; ++d) {
+        sizes.push_back(kb.i64(nest.sizes[d]));
+        for (size_t a = 0; a <= nOps; ++a) strides[a].push_back(kb.i64(nest.strides[a][d]));
+      }
+      llvm::Value *innerN = kb.i64(nest.sizes[last]);
+      llvm::Type *ty = kb.elemType(in.dtype);
+      llvm::AllocaInst *slot;
+      {
+        llvm::IRBuilderBase::InsertPointGuard g(b);
+        b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+        slot = b.CreateAlloca(ty, nullptr, "acc");
+      }
+      emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
+        b.CreateStore(reduceIdentity(kb, op, in.dtype), slot);
+        emitLoop(b, innerN, [&](llvm::Value *j) {
+          std::vector<llvm::Value *> inOff;
+          for (size_t i = 0; i < nOps; ++i) inOff.push_back(b.CreateAdd(off[i + 1], b.CreateMul(j, kb.i64(nest.strides[i + 1][last]))));
+          llvm::Value *x = element(inOff);
+          b.CreateStore(reduceCombine(kb, op, in.dtype, b.CreateLoad(ty, slot), x, true), slot);
+        }, "r");
+        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
+        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
+      });
+    }
+  }
+
+  if (op == ir::OpId::Mean) {
+    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(out.dtype), double(layout.count));
+    emitLoop(b, kb.i64(outN), [&](llvm::Value *o) {
+      kb.store(out.dtype, b.CreateFDiv(kb.load(out.dtype, kb.out, o), n), kb.out, o);
+    }, "mean");
+  }
+}
+
+void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
+  const ir::Graph &r = *k.region;
+  const ir::Node &mm = *r.nodes.front();
+  const ir::Type &c = k.result; // the matmul's type too (checked by describe)
+  llvm::IRBuilder<> &b = kb.b;
+  std::vector<size_t> ab; // region input index of the matmul's lhs and rhs
+  for (const ir::Value *o : mm.operands) {
+    ab.push_back(size_t(std::find(r.inputs.begin(), r.inputs.end(), o) - r.inputs.begin()));
+    DT_ASSERT(ab.back() < r.inputs.size(), "matmul operand %", o->name, " is not a region input");
+  }
+  const ir::Type &a = k.operands[ab[0]], &bT = k.operands[ab[1]];
+  int64_t m = a.shape[size_t(a.rank() - 2)], kk = a.shape[size_t(a.rank() - 1)], n = bT.shape[size_t(bT.rank() - 1)];
+  size_t rank = size_t(c.rank());
+
+  // The batch nest walks the result, the matmul's operands and every operand the epilogue reads
+  // (its broadcast strides over the batch dims); the last two dims of an epilogue operand are
+  // its row and column strides within one M x N matrix.
+  std::vector<bool> read = inputsRead(r, 1);
+  StridedNest nest = matmulBatchNest(a, bT, c);
+  std::vector<std::pair<int64_t, int64_t>> rowCol(k.operands.size(), {0, 0});
+  for (size_t i = 0; i < k.operands.size(); ++i) {
+    std::vector<int64_t> st = read[i] ? broadcastStrides(k.operands[i].shape, c.shape) : std::vector<int64_t>(rank, 0);
+    rowCol[i] = {st[rank - 2], st[rank - 1]};
+    nest.strides.push_back(std::vector<int64_t>(st.begin(), st.end() - 2));
+  }
+  nest.coalesce();
+
+  llvm::Type *ty = kb.elemType(c.dtype);
+  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
+    GemmSpec s;
+    s.dtype = c.dtype;
+    s.m = kb.i64(m);
+    s.n = kb.i64(n);
+    s.k = kb.i64(kk);
+    s.a = {b.CreateInBoundsGEP(ty, kb.ins[ab[0]], off[1]), kb.i64(kk), kb.i64(1)};
+    s.b = {b.CreateInBoundsGEP(ty, kb.ins[ab[1]], off[2]), kb.i64(n), kb.i64(1)};
+    s.c = b.CreateInBoundsGEP(ty, kb.out, off[0]);
+    s.ldc = kb.i64(n);
+    // Each lane is one output element: its operands are loaded at (row, col + lane) and the
+    // region's body runs on scalars (the same code as every other kernel).
+    s.epilogue = [&, off](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col, unsigned lanes) {
+      DT_ASSERT(&hb == &b, "the GEMM epilogue runs on the kernel's builder");
+      llvm::Value *res = lanes > 1 ? llvm::PoisonValue::get(acc->getType()) : nullptr;
+      for (unsigned l = 0; l < lanes; ++l) {
+        llvm::Value *cl = lanes > 1 ? b.CreateAdd(col, kb.i64(l)) : col;
+        ValueMap val;
+        val[mm.result] = lanes > 1 ? b.CreateExtractElement(acc, uint64_t(l)) : acc;
+        for (size_t i = 0; i < r.inputs.size(); ++i) {
+          if (!read[i]) continue;
+          llvm::Value *at = b.CreateAdd(off[3 + i], b.CreateAdd(b.CreateMul(row, kb.i64(rowCol[i].first)),
+                                                                b.CreateMul(cl, kb.i64(rowCol[i].second))));
+          val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], at);
+        }
+        emitRegionNodes(kb, r, 1, r.nodes.size(), val);
+        llvm::Value *y = val.at(r.outputs[0]);
+        res = lanes > 1 ? b.CreateInsertElement(res, y, uint64_t(l)) : y;
+      }
+      return res;
+    };
+    emitGemm(kb, s);
+  });
+}
+
+} // namespace
 
 void lowerKernel(KernelBuilder &kb, const KernelDesc &k) {
   DT_ASSERT(k.region, "kernel without a region");
   const ir::Graph &r = *k.region;
-  DT_ASSERT(r.inputs.size() == k.operands.size() && r.outputs.size() == 1, "kernel region does not match its node");
-  StridedNest nest = broadcastNest(k.result, k.operands);
-  nest.coalesce();
+  DT_ASSERT(r.inputs.size() == k.operands.size() && r.outputs.size() == 1,
+            "kernel region does not match its node");
 
   for (const auto &n : r.nodes)
     if (const ir::OpDef *def = ir::findOp(n->op); def && usesTranscendentals(def->id) && n->result->type.dtype == ir::DType::F32)
       kb.fn->addFnAttr("prefer-vector-width", "512");
 
-  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-    std::unordered_map<const ir::Value *, llvm::Value *> val;
-    for (size_t i = 0; i < r.inputs.size(); ++i) val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]);
-    for (const auto &n : r.nodes) {
-      const ir::OpDef *def = ir::findOp(n->op);
-      DT_ASSERT(def, "unknown op ", n->op, " in a kernel region");
-      std::vector<llvm::Value *> xs;
-      std::vector<ir::DType> types;
-      for (const ir::Value *o : n->operands) {
-        xs.push_back(val.at(o));
-        types.push_back(o->type.dtype);
-      }
-      llvm::Value *v = nullptr;
-      if (def->id == ir::OpId::BroadcastTo) {
-        v = xs[0];
-      } else if (def->kind == ir::OpKind::Const) {
-        const ir::Attr *value = ir::attrOrDefault(*def, n->attrs, "value");
-        DT_ASSERT(value, "const without a value");
-        ir::DType t = n->result->type.dtype;
-        if (value->isList()) {
-          // Zero or one element (checked by describe); a zero-size const is never read.
-          v = value->asList().empty() ? llvm::Constant::getNullValue(kb.elemType(t)) : constantOf(kb, t, value->asList()[0]);
-        } else {
-          v = constantOf(kb, t, *value);
-        }
-      } else {
-        v = emitScalarOp(kb, def->id, xs, types, n->result->type.dtype, n->attrs);
-      }
-      val[n->result] = v;
-    }
-    kb.store(k.result.dtype, val.at(r.outputs[0]), kb.out, off[0]);
-  });
+  switch (kernelForm(r)) {
+  case KernelForm::Elementwise: lowerElementwiseKernel(kb, k); return;
+  case KernelForm::Reduction: lowerReductionKernel(kb, k); return;
+  case KernelForm::MatMulEpilogue: lowerEpilogueKernel(kb, k); return;
+  }
+  DT_ASSERT(false, "unknown kernel form");
 }
 
 } // namespace dt::codegen

@@ -1,4 +1,4 @@
-// sum, mean, max, min over reduceAxes; and argmax (lowerArgReduce, at the end). The result is first filled with the identity, then the input
+// sum, mean, max, min over reduceAxes (argmax is in LowerGeneric.cpp). The result is first filled with the identity, then the input
 // is walked in row-major order (dims of one kind coalesced):
 //  - when its innermost dim is reduced, a scalar accumulator runs over it (a horizontal
 //    reduction; `reassoc` on the f32/f64 adds lets it vectorize) and is folded into the result;
@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <optional>
 
 namespace dt::codegen {
 
@@ -118,54 +117,6 @@ void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
       kb.store(out.dtype, b.CreateFDiv(kb.load(out.dtype, kb.out, o), n), kb.out, o);
     }, "mean");
   }
-}
-
-void lowerArgReduce(KernelBuilder &kb, const KernelDesc &k) {
-  // argmax along an axis split as outer x n x inner (the flattened tensor: 1 x numel x 1). For each
-  // (outer, inner) pair a scalar scan over the axis keeps the best value and its index: a later
-  // element takes over only when strictly greater (first occurrence wins) or, for floats, when it
-  // is NaN while the best is not (the first NaN wins; nothing takes over from a NaN).
-  const ir::Type &in = k.operands[0];
-  llvm::IRBuilder<> &b = kb.b;
-  DT_ASSERT(k.def->id == ir::OpId::ArgMax, k.def->name, " is not an arg-reduction");
-  if (k.result.numel() == 0) return;
-  std::optional<int64_t> axis = ir::argAxis(*k.def, k.attrs, in.rank());
-  int64_t outer = 1, n = in.numel(), inner = 1;
-  if (axis && in.rank() > 0) {
-    n = in.shape[size_t(*axis)];
-    for (int64_t d = 0; d < in.rank(); ++d) {
-      if (d < *axis) outer *= in.shape[size_t(d)];
-      if (d > *axis) inner *= in.shape[size_t(d)];
-    }
-  }
-  DT_ASSERT(n > 0, "argmax over an empty axis (the type rule rejects it)");
-  bool fp = ir::isFloat(in.dtype);
-  llvm::Type *ty = kb.elemType(in.dtype);
-  llvm::AllocaInst *bestSlot, *atSlot;
-  {
-    llvm::IRBuilderBase::InsertPointGuard g(b);
-    b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
-    bestSlot = b.CreateAlloca(ty, nullptr, "best");
-    atSlot = b.CreateAlloca(b.getInt64Ty(), nullptr, "at");
-  }
-  emitLoop(b, kb.i64(outer), [&](llvm::Value *p) {
-    emitLoop(b, kb.i64(inner), [&](llvm::Value *q) {
-      // row = p * n * inner + q; element k of the row is at row + k * inner.
-      llvm::Value *row = b.CreateAdd(b.CreateMul(p, kb.i64(n * inner)), q);
-      b.CreateStore(kb.load(in.dtype, kb.ins[0], row), bestSlot);
-      b.CreateStore(kb.i64(0), atSlot);
-      emitLoop(b, kb.i64(n - 1), [&](llvm::Value *j) {
-        llvm::Value *kk = b.CreateAdd(j, kb.i64(1));
-        llvm::Value *v = kb.load(in.dtype, kb.ins[0], b.CreateAdd(row, b.CreateMul(kk, kb.i64(inner))));
-        llvm::Value *best = b.CreateLoad(ty, bestSlot);
-        llvm::Value *takes = fp ? b.CreateAnd(b.CreateFCmpUGT(v, best), b.CreateFCmpORD(best, best))
-                                : b.CreateICmpSGT(v, best);
-        b.CreateStore(b.CreateSelect(takes, v, best), bestSlot);
-        b.CreateStore(b.CreateSelect(takes, kk, b.CreateLoad(b.getInt64Ty(), atSlot)), atSlot);
-      }, "k");
-      kb.store(ir::DType::I64, b.CreateLoad(b.getInt64Ty(), atSlot), kb.out, b.CreateAdd(b.CreateMul(p, kb.i64(inner)), q));
-    }, "q");
-  }, "p");
 }
 
 } // namespace dt::codegen

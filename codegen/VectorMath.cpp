@@ -1,7 +1,8 @@
-// exp, log, tanh and sigmoid for f32 as straight-line IR: Cody-Waite range reduction and the
-// Cephes minimax polynomials, special values selected branch-free, exact IEEE operations only
-// (no fast-math flags), so the result is the same on every host and within ~2 ulp of the
-// correctly rounded value. f64 calls libm (correct, scalar).
+// exp, log, tanh, sigmoid and pow for f32 as straight-line IR: Cody-Waite range reduction and the
+// Cephes minimax polynomials (pow: log and exp in double), special values selected branch-free,
+// exact IEEE operations only (no fast-math flags), so the result is the same on every host and
+// within a few ulp of the correctly rounded value (tests/cpp/vector_math_test.cpp measures it).
+// f64 calls libm (correct, scalar).
 #include "codegen/VectorMath.h"
 
 #include "ir/Error.h"
@@ -17,11 +18,13 @@ namespace {
 
 llvm::Value *f32(llvm::IRBuilder<> &b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
 
-/// Horner's rule: ((c[0]*x + c[1])*x + ...) + c[n-1].
+/// Horner's rule: ((c[0]*x + c[1])*x + ...) + c[n-1], in x's type (float or double).
 llvm::Value *horner(llvm::IRBuilder<> &b, llvm::Value *x, std::initializer_list<double> coeffs) {
   llvm::Value *acc = nullptr;
-  for (double c : coeffs)
-    acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), f32(b, c)) : f32(b, c);
+  for (double c : coeffs) {
+    llvm::Value *k = llvm::ConstantFP::get(x->getType(), c);
+    acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), k) : k;
+  }
   return acc;
 }
 
@@ -115,6 +118,99 @@ llvm::Value *sigmoidF32(llvm::IRBuilder<> &b, llvm::Value *x) {
   return b.CreateFDiv(num, d); // NaN: e is NaN, so is the quotient
 }
 
+llvm::Value *f64(llvm::IRBuilder<> &b, double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
+
+/// ln(a) in double for a double a > 0 that came from a float (so it is normal as a double):
+/// a = m 2^e, m in [sqrt(1/2), sqrt(2)), ln(m) = 2 atanh(s) with s = (m-1)/(m+1), |s| < 0.172,
+/// summed to s^15 (relative error < 1e-13). 0 -> -inf, inf -> inf, NaN -> NaN.
+llvm::Value *logF64(llvm::IRBuilder<> &b, llvm::Value *a) {
+  llvm::Type *i64 = b.getInt64Ty();
+  llvm::Value *bits = b.CreateBitCast(a, i64);
+  llvm::Value *e = b.CreateSub(b.CreateLShr(bits, 52), b.getInt64(1022));
+  llvm::Value *m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt64(0x000fffffffffffffLL)), b.getInt64(0x3fe0000000000000LL)),
+                                   b.getDoubleTy()); // [0.5, 1)
+  llvm::Value *low = b.CreateFCmpOLT(m, f64(b, 0.70710678118654752440));
+  e = b.CreateSelect(low, b.CreateSub(e, b.getInt64(1)), e);
+  m = b.CreateSelect(low, b.CreateFAdd(m, m), m);
+  llvm::Value *s = b.CreateFDiv(b.CreateFSub(m, f64(b, 1.0)), b.CreateFAdd(m, f64(b, 1.0)));
+  llvm::Value *z = b.CreateFMul(s, s);
+  llvm::Value *p = horner(b, z, {2.0 / 15, 2.0 / 13, 2.0 / 11, 2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3, 2.0});
+  llvm::Value *lnm = b.CreateFMul(p, s);
+  llvm::Value *fe = b.CreateSIToFP(e, b.getDoubleTy());
+  // e ln2 with ln2 split so that e * hi is exact (|e| < 2^8 for values from floats).
+  llvm::Value *res = b.CreateFAdd(b.CreateFMul(fe, f64(b, 6.93147180369123816490e-01)),
+                                  b.CreateFAdd(lnm, b.CreateFMul(fe, f64(b, 1.90821492927058770002e-10))));
+  const double inf = std::numeric_limits<double>::infinity();
+  res = b.CreateSelect(b.CreateFCmpOEQ(a, f64(b, 0.0)), f64(b, -inf), res);
+  return b.CreateSelect(b.CreateFCmpUEQ(a, f64(b, inf)), a, res); // inf or NaN: itself
+}
+
+/// e^t in double for any t (NaN propagates, +-inf give inf/0), relative error < 1e-14: t is
+/// clamped to [-800, 800] (beyond float's range either way), t = n ln2 + r with |r| <= ln2/2,
+/// e^r by its Taylor series to r^13, scaled by 2^n built in two steps.
+llvm::Value *expF64(llvm::IRBuilder<> &b, llvm::Value *t) {
+  llvm::Value *isNaN = b.CreateFCmpUNO(t, t);
+  llvm::Value *tc = b.CreateSelect(b.CreateFCmpOGT(t, f64(b, 800.0)), f64(b, 800.0), t);
+  tc = b.CreateSelect(b.CreateFCmpOLT(tc, f64(b, -800.0)), f64(b, -800.0), tc);
+  tc = b.CreateSelect(isNaN, f64(b, 0.0), tc);
+  llvm::Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(tc, f64(b, 1.44269504088896338700)));
+  llvm::Value *r = b.CreateFSub(tc, b.CreateFMul(n, f64(b, 6.93147180369123816490e-01)));
+  r = b.CreateFSub(r, b.CreateFMul(n, f64(b, 1.90821492927058770002e-10)));
+  double c[14];
+  c[0] = 1;
+  for (int i = 1; i < 14; ++i) c[i] = c[i - 1] / i;
+  llvm::Value *p = horner(b, r, {c[13], c[12], c[11], c[10], c[9], c[8], c[7], c[6], c[5], c[4], c[3], c[2], c[1], c[0]});
+  // 2^n = 2^n1 2^n2, each factor a normal double for n in [-1155, 1155].
+  llvm::Value *ni = b.CreateFPToSI(n, b.getInt64Ty());
+  llvm::Value *n1 = b.CreateAShr(ni, 1);
+  llvm::Value *n2 = b.CreateSub(ni, n1);
+  auto pow2d = [&](llvm::Value *k) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, b.getInt64(1023)), 52), b.getDoubleTy());
+  };
+  llvm::Value *res = b.CreateFMul(b.CreateFMul(p, pow2d(n1)), pow2d(n2));
+  return b.CreateSelect(isNaN, t, res);
+}
+
+/// C's pow for floats, rounded once from a double computation: |x|^y = e^(y ln|x|) in double
+/// (about 1e-13 relative, so within 1 ulp of the correctly rounded float and nearly always
+/// equal to it), with the exact double results for y in {1, 2, 3, -1, -2, 0.5} that the
+/// reference (libm's pow in double, rounded) gives, and C's special cases: pow(x, +-0) = 1 and
+/// pow(1, y) = 1 even for NaN, pow(-1, +-inf) = 1, finite negative x with non-integer y is NaN, and
+/// an odd integer y keeps the sign of x (also for -0 and -inf).
+llvm::Value *powF32(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *y) {
+  llvm::Type *dbl = b.getDoubleTy();
+  llvm::Value *xd = b.CreateFPExt(x, dbl), *yd = b.CreateFPExt(y, dbl);
+  llvm::Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, xd);
+  llvm::Value *r = expF64(b, b.CreateFMul(yd, logF64(b, ax)));
+  // Exact small exponents (products of floats are exact or once-rounded in double).
+  llvm::Value *x2 = b.CreateFMul(ax, ax);
+  auto when = [&](double v, llvm::Value *exact, llvm::Value *cur) {
+    return b.CreateSelect(b.CreateFCmpOEQ(yd, f64(b, v)), exact, cur);
+  };
+  r = when(1.0, ax, r);
+  r = when(2.0, x2, r);
+  r = when(3.0, b.CreateFMul(x2, ax), r);
+  r = when(-1.0, b.CreateFDiv(f64(b, 1.0), ax), r);
+  r = when(-2.0, b.CreateFDiv(f64(b, 1.0), x2), r);
+  r = when(0.5, b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, ax), r);
+  // Integer and odd-integer exponents (every float with |y| >= 2^24 is an even integer; inf
+  // counts as even, NaN as not an integer).
+  llvm::Value *isInt = b.CreateFCmpOEQ(b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, yd), yd);
+  llvm::Value *ay = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, yd);
+  llvm::Value *yi = b.CreateFPToSI(b.CreateSelect(b.CreateFCmpOLT(ay, f64(b, 16777216.0)), yd, f64(b, 0.0)), b.getInt64Ty());
+  llvm::Value *isOdd = b.CreateAnd(isInt, b.CreateTrunc(yi, b.getInt1Ty()));
+  llvm::Value *negX = b.CreateICmpSLT(b.CreateBitCast(x, b.getInt32Ty()), b.getInt32(0)); // sign bit, -0 too
+  r = b.CreateSelect(b.CreateAnd(isOdd, negX), b.CreateFNeg(r), r);
+  // A finite negative base with a non-integer exponent: NaN (pow(-inf, y) is +-0 or +-inf).
+  llvm::Value *finiteNeg = b.CreateAnd(b.CreateFCmpOLT(xd, f64(b, 0.0)), b.CreateFCmpOGT(xd, f64(b, -std::numeric_limits<double>::infinity())));
+  r = b.CreateSelect(b.CreateAnd(finiteNeg, b.CreateNot(isInt)), f64(b, std::numeric_limits<double>::quiet_NaN()), r);
+  llvm::Value *one = f64(b, 1.0);
+  r = b.CreateSelect(b.CreateAnd(b.CreateFCmpOEQ(ax, one), b.CreateFCmpOEQ(ay, f64(b, std::numeric_limits<double>::infinity()))), one, r);
+  r = b.CreateSelect(b.CreateFCmpOEQ(xd, one), one, r);
+  r = b.CreateSelect(b.CreateFCmpOEQ(yd, f64(b, 0.0)), one, r);
+  return b.CreateFPTrunc(r, b.getFloatTy());
+}
+
 bool isF32(llvm::Value *x) {
   if (x->getType()->isFloatTy()) return true;
   DT_ASSERT(x->getType()->isDoubleTy(), "transcendentals take float or double");
@@ -127,7 +223,13 @@ llvm::Value *emitLibmCall(llvm::IRBuilder<> &b, llvm::Module &m, const char *nam
                           std::initializer_list<llvm::Value *> args) {
   std::vector<llvm::Type *> params(args.size(), b.getDoubleTy());
   llvm::FunctionCallee f = m.getOrInsertFunction(name, llvm::FunctionType::get(b.getDoubleTy(), params, false));
-  return b.CreateCall(f, std::vector<llvm::Value *>(args));
+  llvm::CallInst *call = b.CreateCall(f, std::vector<llvm::Value *>(args));
+  // Pure (errno is never read): LICM may hoist a call on loop-invariant operands, e.g. a scalar
+  // computed inside a fused kernel that broadcasts it.
+  call->setDoesNotAccessMemory();
+  call->setDoesNotThrow();
+  call->addFnAttr(llvm::Attribute::WillReturn);
+  return call;
 }
 
 llvm::Value *emitExp(llvm::IRBuilder<> &b, llvm::Module &m, llvm::Value *x) {
@@ -140,6 +242,11 @@ llvm::Value *emitLog(llvm::IRBuilder<> &b, llvm::Module &m, llvm::Value *x) {
 
 llvm::Value *emitTanh(llvm::IRBuilder<> &b, llvm::Module &m, llvm::Value *x) {
   return isF32(x) ? tanhF32(b, x) : emitLibmCall(b, m, "tanh", {x});
+}
+
+llvm::Value *emitPow(llvm::IRBuilder<> &b, llvm::Module &m, llvm::Value *x, llvm::Value *y) {
+  if (isF32(x)) return powF32(b, x, y);
+  return emitLibmCall(b, m, "pow", {x, y});
 }
 
 llvm::Value *emitSigmoid(llvm::IRBuilder<> &b, llvm::Module &m, llvm::Value *x) {

@@ -1,7 +1,8 @@
 """XOR with a 2-8-1 MLP in dumbtorch's PyTorch-style API: `python examples/xor.py`.
 
-Trains on the four XOR points (full batch) with Adam and binary cross-entropy on the logits, then
-prints the loss and the four predictions. A fixed seed makes the run reproducible.
+Trains on the four XOR points (full batch) with Adam and binary cross-entropy on the logits — the
+training step compiled by dt.compile (--eager: op by op) —, then prints the loss and the four
+predictions. A fixed seed makes the run reproducible.
 """
 
 from __future__ import annotations
@@ -26,22 +27,32 @@ def make_model() -> nn.Module:
     return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
 
 
-def train(seed: int = 0, steps: int = 500, lr: float = 0.05, log_every: int = 0):
-    """Returns (model, losses): the trained model and the loss of every step."""
-    dt.manual_seed(seed)
-    model = make_model()
-    x, y = dt.tensor(X), dt.tensor(Y)
+def make_step(model: nn.Module, opt: dt.optim.Optimizer, compiled: bool = True):
+    """The training step; compiled by default (traced once, then one native program per call)."""
     loss_fn = nn.BCEWithLogitsLoss()
-    opt = dt.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
+
+    def step(x, y):
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-        losses.append(loss.item())
-        if log_every and (step + 1) % log_every == 0:
-            print(f"step {step + 1:4d}  loss {losses[-1]:.6f}")
+        return loss
+
+    return dt.compile(step) if compiled else step
+
+
+def train(seed: int = 0, steps: int = 500, lr: float = 0.05, log_every: int = 0, compiled: bool = True):
+    """Returns (model, losses): the trained model and the loss of every step."""
+    dt.manual_seed(seed)
+    model = make_model()
+    x, y = dt.tensor(X), dt.tensor(Y)
+    opt = dt.optim.Adam(model.parameters(), lr=lr)
+    step = make_step(model, opt, compiled)
+    losses = []
+    for i in range(steps):
+        losses.append(step(x, y).item())
+        if log_every and (i + 1) % log_every == 0:
+            print(f"step {i + 1:4d}  loss {losses[-1]:.6f}")
     return model, losses
 
 
@@ -55,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--eager", action="store_true", help="run the training step op by op instead of compiled")
     args = ap.parse_args(argv)
-    model, losses = train(args.seed, args.steps, args.lr, log_every=100)
+    model, losses = train(args.seed, args.steps, args.lr, log_every=100, compiled=not args.eager)
     pred = predict(model)
     correct = sum(int(p == t[0]) for p, t in zip(pred, Y))
     print(model)

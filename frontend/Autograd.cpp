@@ -6,13 +6,17 @@
 #include "frontend/Tensor.h"
 
 #include "codegen/Compiler.h"
+#include "frontend/Trace.h"
 #include "ir/Error.h"
 #include "ir/Text.h"
 #include "passes/Autodiff.h"
 #include "passes/Dce.h"
+#include "passes/MemoryPlan.h"
+#include "passes/PassManager.h"
 #include "passes/SplitForward.h"
 
 #include <atomic>
+#include <optional>
 #include <mutex>
 #include <unordered_map>
 
@@ -148,6 +152,8 @@ std::vector<Tensor> runBackward(const std::vector<Tensor> &outputs, const std::v
     }
   }
 
+  Trace *trace = activeTrace();
+  if (trace) trace->noteBackward(outputs);
   TapeGraph tg = buildTapeGraph(outputs, targets);
   passes::GradSpec spec;
   for (size_t i = 0; i < outputs.size(); ++i) spec.outputs.push_back(int(i));
@@ -170,7 +176,10 @@ std::vector<Tensor> runBackward(const std::vector<Tensor> &outputs, const std::v
   DT_ASSERT(bound.size() == bw.inputs.size(), "backward graph has ", bw.inputs.size(), " inputs, bound ", bound.size());
 
   std::vector<Tensor> grads;
-  if (createGraph) {
+  if (createGraph || trace) {
+    // Node by node through dt::apply: recorded on the tape (create_graph) or into the trace.
+    std::optional<NoGradGuard> noGrad;
+    if (!createGraph) noGrad.emplace();
     std::unordered_map<const ir::Value *, Tensor> env;
     for (size_t i = 0; i < bound.size(); ++i) env[bw.inputs[i]] = bound[i];
     for (const auto &n : bw.nodes) {
@@ -192,7 +201,9 @@ std::vector<Tensor> runBackward(const std::vector<Tensor> &outputs, const std::v
         prog = it->second;
         ++gBackwardHits;
       } else {
-        prog = std::make_shared<rt::Program>(codegen::compile(bw));
+        // The same passes as dt.compile: the backward's elementwise chains fuse into kernels.
+        std::unique_ptr<ir::Graph> opt = passes::runPipeline(bw.clone(), kCompilePipeline);
+        prog = std::make_shared<rt::Program>(codegen::compile(*opt, passes::memoryPlan(*opt)));
         cache.emplace(key, prog);
         ++gBackwardCompiles;
       }
@@ -248,7 +259,7 @@ void Tensor::backward(const Tensor &gradient, bool retainGraph) const {
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (!grads[i].defined()) continue;
     Tensor old = leaves[i].grad();
-    leaves[i].impl().grad = (old.defined() ? apply(ir::OpId::Add, {old, grads[i]}) : grads[i]).implPtr();
+    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? apply(ir::OpId::Add, {old, grads[i]}) : grads[i]).implPtr());
   }
 }
 

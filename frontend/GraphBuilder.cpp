@@ -6,6 +6,7 @@
 #include "ir/Error.h"
 #include "ir/Interpreter.h"
 #include "ir/Verifier.h"
+#include "runtime/KernelError.h"
 
 #include <algorithm>
 #include <cmath>
@@ -219,7 +220,12 @@ std::vector<Array> CompiledGraph::operator()(const std::vector<Array> &inputs) c
   std::vector<std::shared_ptr<rt::Buffer>> buffers;
   buffers.reserve(inputs.size());
   for (const Array &a : inputs) buffers.push_back(a.buffer);
-  std::vector<std::shared_ptr<rt::Buffer>> outs = program_.run(buffers);
+  std::vector<std::shared_ptr<rt::Buffer>> outs;
+  try {
+    outs = program_.run(buffers);
+  } catch (const rt::IndexOutOfBounds &e) { // a bad gather/scatter_add index, as the interpreter reports it
+    throw IndexError(e.what());
+  }
   DT_ASSERT(outs.size() == graph_->outputs.size(), "program of @", graph_->name, " returned ", outs.size(),
             " buffers for ", graph_->outputs.size(), " outputs");
   std::vector<Array> result;

@@ -1,15 +1,18 @@
-// Eager tensors: creation, views, dt::apply (type check, view or cached JIT kernel — shape-generic
-// for elementwise ops and reductions, per shape for the others — tape record) and grad mode.
+// Eager tensors: creation, views, dt::apply (type check, view or cached JIT kernel — shape-generic,
+// compiled once per op, dtypes and ranks (const aside) — tape record, or a node of the
+// active trace in compile mode) and grad mode.
 // backward() and dt::grad live in frontend/Autograd.cpp.
 #include "frontend/Tensor.h"
 
 #include "codegen/Compiler.h"
 #include "frontend/Array.h"
+#include "frontend/Trace.h"
 #include "ir/Error.h"
 #include "ir/Interpreter.h"
 #include "ir/Text.h"
 #include "passes/Vjp.h"
 #include "runtime/Copy.h"
+#include "runtime/KernelError.h"
 
 #include <algorithm>
 #include <atomic>
@@ -72,7 +75,8 @@ std::string genericKernelKey(const ir::OpDef &def, const std::vector<Type> &type
   k += '(';
   for (const Type &t : types) k += std::string(ir::dtypeName(t.dtype)) + "[rank " + std::to_string(t.shape.size()) + "],";
   k += ')';
-  for (auto &[name, a] : attrs) k += name + "=" + ir::printAttr(a) + ";";
+  for (auto &[name, a] : attrs)
+    if (codegen::shapeGenericKeyAttr(def, name)) k += name + "=" + ir::printAttr(a) + ";"; // else it is in `sizes`
   return k;
 }
 
@@ -102,7 +106,12 @@ Tensor dense(const Tensor &x) {
 }
 
 Tensor view(const Tensor &x, Shape shape, std::vector<int64_t> strides) {
-  return Tensor::fromBuffer(x.dtype(), shape, x.impl().storage, std::move(strides), x.impl().offset);
+  Tensor v = Tensor::fromBuffer(x.dtype(), shape, x.impl().storage, std::move(strides), x.impl().offset);
+  v.impl().traced = x.impl().traced;
+  v.impl().traceId = x.impl().traceId;
+  v.impl().tracedView = x.impl().tracedView;
+  if (Trace *tr = activeTrace(); tr && v.impl().traced) tr->noteCreated(v.implPtr(), false);
+  return v;
 }
 
 Tensor layoutView(const ir::OpDef &def, const Tensor &x, const AttrMap &attrs, const Type &t) {
@@ -163,15 +172,34 @@ Tensor runKernel(const ir::OpDef &def, const std::vector<Tensor> &xs, const std:
   }
   bool generic = codegen::hasShapeGenericKernel(def);
   rt::KernelFn fn = generic ? eagerGenericKernel(def, types, attrs, t) : eagerKernel(def, types, attrs, t);
+  // Elementwise kernels read strided operands (transposes, slices, expands) in place.
+  bool strided = generic && (def.kind == OpKind::Unary || def.kind == OpKind::Binary || def.kind == OpKind::Compare ||
+                             def.kind == OpKind::Where || def.kind == OpKind::Cast);
   std::vector<int64_t> sizes;
-  if (generic) sizes = codegen::shapeGenericSizes(def, types, t, attrs);
+  if (strided) {
+    std::vector<std::vector<int64_t>> st;
+    for (const Tensor &x : xs) st.push_back(x.strides());
+    sizes = codegen::shapeGenericSizesStrided(def, types, st, t);
+  } else if (generic) {
+    sizes = codegen::shapeGenericSizes(def, types, t, attrs);
+  }
+  // A rank-2 matmul operand that is a strided view (x @ w.T) is read in place through its row and
+  // column strides (sizes[3..6], codegen/Compiler.h), not copied.
+  bool stridedMatMul = def.kind == OpKind::MatMul && xs[0].dim() == 2 && xs[1].dim() == 2;
+  if (stridedMatMul)
+    for (size_t i = 0; i < 2; ++i) {
+      sizes[3 + 2 * i] = xs[i].strides()[0];
+      sizes[4 + 2 * i] = xs[i].strides()[1];
+    }
   std::vector<Tensor> in;
   std::vector<void *> bufs{out.data()};
   for (const Tensor &x : xs) {
-    in.push_back(dense(x));
+    in.push_back(strided || stridedMatMul ? x : dense(x));
     bufs.push_back(in.back().data());
   }
   fn(bufs.data(), generic ? sizes.data() : nullptr);
+  if (std::optional<rt::KernelIndexError> e = rt::takeKernelError()) // a bad gather/scatter_add index
+    throw IndexError(rt::indexErrorMessage(def.name, *e));
   return out;
 }
 
@@ -209,7 +237,9 @@ Tensor Tensor::empty(DType dt, const Shape &shape) {
   for (int64_t d : shape)
     if (d < 0) throw ValueError(fmt("negative dimension in shape ", ir::shapeStr(shape)));
   auto buf = rt::Buffer::allocate(size_t(ir::numElements(shape)) * ir::dtypeSize(dt));
-  return fromBuffer(dt, shape, std::move(buf));
+  Tensor t = fromBuffer(dt, shape, std::move(buf));
+  if (Trace *tr = activeTrace()) tr->noteCreated(t.implPtr(), true);
+  return t;
 }
 
 Tensor Tensor::full(DType dt, const Shape &shape, double value) {
@@ -226,7 +256,9 @@ Tensor Tensor::full(DType dt, const Shape &shape, double value) {
 
 Tensor Tensor::fromValues(DType dt, const Shape &shape, const std::vector<double> &values) {
   Array a = Array::fromValues(dt, shape, values);
-  return fromBuffer(dt, shape, a.buffer);
+  Tensor t = fromBuffer(dt, shape, a.buffer);
+  if (Trace *tr = activeTrace()) tr->noteCreated(t.implPtr(), true);
+  return t;
 }
 
 Tensor Tensor::fromBuffer(DType dt, const Shape &shape, std::shared_ptr<rt::Buffer> buf, std::vector<int64_t> strides,
@@ -238,6 +270,7 @@ Tensor Tensor::fromBuffer(DType dt, const Shape &shape, std::shared_ptr<rt::Buff
   impl->strides = strides.empty() && !shape.empty() ? ir::contiguousStrides(shape) : std::move(strides);
   impl->offset = offset;
   DT_ASSERT(impl->strides.size() == shape.size(), "strides and shape differ in rank");
+  if (Trace *tr = activeTrace(); tr && impl->storage) tr->noteCreated(impl, false);
   return Tensor(std::move(impl));
 }
 
@@ -254,6 +287,11 @@ bool Tensor::isContiguous() const {
 
 void *Tensor::data() const {
   const TensorImpl &t = impl();
+  if (Trace *tr = activeTrace(); tr && !tr->createdHere(t)) traceValueNeeded("reading a tensor's data");
+  if (t.traced) {
+    throw TraceError("a tensor computed while tracing a compiled function was used outside that trace (did the "
+                     "function store a tensor it computed somewhere, e.g. in a global or on self?)");
+  }
   return static_cast<char *>(t.storage->data()) + t.offset * int64_t(ir::dtypeSize(t.dtype));
 }
 
@@ -293,7 +331,12 @@ Tensor &Tensor::setRequiresGrad(bool on) {
 void Tensor::setGrad(const Tensor &g) {
   if (g.defined() && (g.dtype() != dtype() || g.shape() != shape()))
     throw ValueError(fmt("assigned grad has type ", g.type().str(), " but the tensor is ", type().str()));
-  impl().grad = g.defined() ? g.implPtr() : nullptr;
+  assignGrad(implPtr(), g.defined() ? g.implPtr() : nullptr);
+}
+
+void Tensor::assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g) {
+  if (Trace *tr = activeTrace()) tr->noteGradWrite(leaf);
+  leaf->grad = std::move(g);
 }
 
 Tensor Tensor::detach() const { return view(*this, shape(), strides()); }
@@ -320,6 +363,11 @@ Tensor apply(OpId id, const std::vector<Tensor> &xs, const AttrMap &attrs) {
   }
   Type t = ir::inferTypeForCall(def, types, attrs);
   Tensor out;
+  if (Trace *tr = activeTrace(); tr && def.kind != OpKind::Kernel) {
+    out = tr->node(def, xs, attrs, t);
+    record(out, def, attrs, xs);
+    return out;
+  }
   switch (def.kind) {
   case OpKind::Layout: out = layoutView(def, xs[0], attrs, t); break;
   case OpKind::Kernel: throw ValueError("kernel nodes cannot run eagerly");

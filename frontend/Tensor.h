@@ -26,6 +26,11 @@ struct TensorImpl {
   bool requiresGrad = false;
   std::shared_ptr<TapeNode> gradFn;   ///< the op that made this tensor (null for leaves)
   std::shared_ptr<TensorImpl> grad;   ///< accumulated gradient (leaves)
+  // Compile mode (frontend/Trace.h): a traced tensor has no storage, only a value of the graph
+  // of the trace `traceId`; `tracedView` when a layout op made it.
+  ir::Value *traced = nullptr;
+  uint64_t traceId = 0;
+  bool tracedView = false;
 };
 
 class Tensor {
@@ -34,7 +39,7 @@ public:
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // --- creation -----------------------------------------------------------------------
-  /// Uninitialized (in fact zero-filled) contiguous tensor.
+  /// Uninitialized contiguous tensor (its memory holds whatever was there).
   static Tensor empty(ir::DType dt, const ir::Shape &shape);
   static Tensor full(ir::DType dt, const ir::Shape &shape, double value);
   /// From row-major values converted to `dt`; the count must match the shape.
@@ -71,6 +76,9 @@ public:
   bool isLeaf() const { return !impl().gradFn; }
   Tensor grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
   void setGrad(const Tensor &g);
+  /// Sets `leaf.grad` (every change of a .grad goes through here, so a trace can see it).
+  static void assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g);
+  bool isTraced() const { return impl().traced != nullptr; }
   const std::shared_ptr<TapeNode> &gradFn() const { return impl().gradFn; }
   /// A tensor sharing storage, without autograd history.
   Tensor detach() const;

@@ -5,6 +5,7 @@
 #include "frontend/TensorOps.h"
 
 #include "frontend/TensorOpsDetail.h"
+#include "frontend/Trace.h"
 #include "ir/Error.h"
 #include "ir/Ops.h"
 
@@ -246,9 +247,11 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &index) {
       throw ValueError(fmt("gather: Size does not match at dimension ", k, " expected index ", index.type().str(),
                            " to be smaller than self ", x.type().str(), " apart from dimension ", d));
   int64_t n = x.shape()[d];
-  for (int64_t v : hostInts(index))
-    if (v < 0 || v >= n)
-      throw IndexError(fmt("index ", v, " is out of bounds for dimension ", d, " with size ", n));
+  // Checked here when the values exist; a traced index is checked by the compiled kernel.
+  if (!traceHidesValue(index.impl()))
+    for (int64_t v : hostInts(index))
+      if (v < 0 || v >= n)
+        throw IndexError(fmt("index ", v, " is out of bounds for dimension ", d, " with size ", n));
   return apply(OpId::Gather, {x, index}, {{"axis", Attr(d)}});
 }
 
@@ -273,9 +276,11 @@ Tensor scatterAdd(const Tensor &x, int64_t dim, const Tensor &index, const Tenso
     throw ValueError(fmt("scatter_add: Index tensor must have the same number of dimensions as self tensor (self ",
                          x.type().str(), ", index ", index.type().str(), ", src ", src.type().str(), ")"));
   int64_t n = x.shape()[d];
-  for (int64_t v : hostInts(index))
-    if (v < 0 || v >= n)
-      throw IndexError(fmt("index ", v, " is out of bounds for dimension ", d, " with size ", n));
+  // Checked here when the values exist; a traced index is checked by the compiled kernel.
+  if (!traceHidesValue(index.impl()))
+    for (int64_t v : hostInts(index))
+      if (v < 0 || v >= n)
+        throw IndexError(fmt("index ", v, " is out of bounds for dimension ", d, " with size ", n));
   return apply(OpId::ScatterAdd, {x, index, src}, {{"axis", Attr(d)}});
 }
 
@@ -360,6 +365,7 @@ std::vector<Item> expandMasks(const std::vector<IndexItem> &items) {
       continue;
     }
     if (t->dim() == 0) throw IndexError("indexing with a 0-dimensional bool tensor is not supported");
+    if (traceHidesValue(t->impl())) traceValueNeeded("indexing with a bool mask (the result's shape depends on its values)");
     std::vector<int64_t> m = hostInts(*t);
     std::vector<int64_t> strides = ir::contiguousStrides(t->shape());
     std::vector<std::vector<int64_t>> coords(size_t(t->dim()));

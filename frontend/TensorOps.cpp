@@ -4,6 +4,7 @@
 #include "frontend/TensorOps.h"
 
 #include "frontend/TensorOpsDetail.h"
+#include "frontend/Trace.h"
 #include "ir/Error.h"
 #include "ir/Ops.h"
 #include "runtime/Copy.h"
@@ -125,6 +126,10 @@ void writeInto(const Tensor &x, const Tensor &value) {
   Tensor v = value;
   if (v.dtype() != x.dtype()) v = to(v, x.dtype());
   if (v.shape() != x.shape()) v = broadcastTo(v, x.shape());
+  if (Trace *tr = activeTrace()) {
+    tr->write(x, v);
+    return;
+  }
   v = v.contiguous();
   if (x.numel() == 0) return;
   if (v.impl().storage == x.impl().storage) v = clone(v); // overlapping source: copy it first
@@ -135,6 +140,13 @@ void rebind(const Tensor &x, const Tensor &r) {
   TensorImpl &xi = x.impl();
   const TensorImpl &ri = r.impl();
   DT_ASSERT(xi.dtype == ri.dtype && xi.shape == ri.shape, "rebind of ", x.type().str(), " to ", r.type().str());
+  if (activeTrace() && !xi.traced)
+    throw TraceError("an in-place op that autograd records (on a tensor that requires grad, or with an operand "
+                     "that does) was applied to a tensor from outside the compiled function; write it out of "
+                     "place, or do it under dt.no_grad()");
+  xi.traced = ri.traced;
+  xi.traceId = ri.traceId;
+  xi.tracedView = ri.tracedView;
   xi.storage = ri.storage;
   xi.strides = ri.strides;
   xi.offset = ri.offset;
@@ -311,7 +323,8 @@ Tensor scalarTensor(Scalar s, DType dt) {
 }
 
 Tensor clone(const Tensor &x) {
-  if (gradEnabled() && x.requiresGrad()) return apply(OpId::Cast, {x}, castAttrs(x.dtype())); // an identity copy
+  // An identity copy that autograd (or a trace) records.
+  if ((gradEnabled() && x.requiresGrad()) || activeTrace()) return apply(OpId::Cast, {x}, castAttrs(x.dtype()));
   Tensor out = Tensor::empty(x.dtype(), x.shape());
   if (x.numel())
     rt::copyStrided(out.data(), x.data(), ir::dtypeSize(x.dtype()), int(x.dim()), x.shape().data(), x.strides().data());
@@ -322,7 +335,7 @@ Tensor clone(const Tensor &x) {
 
 Tensor zeros(const Shape &shape, DType dt) {
   checkShape(shape, "zeros");
-  return Tensor::empty(dt, shape);
+  return Tensor::full(dt, shape, 0.0);
 }
 Tensor ones(const Shape &shape, DType dt) {
   checkShape(shape, "ones");
@@ -350,7 +363,7 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dt) {
   if (!std::isfinite(start.v) || !std::isfinite(end.v))
     throw std::runtime_error(fmt("unsupported range: ", start.v, " -> ", end.v));
   if (!((step.v > 0 && end.v >= start.v) || (step.v < 0 && end.v <= start.v)))
-    throw std::runtime_error("upper bound and larger bound inconsistent with step sign");
+    throw std::runtime_error("upper bound and lower bound inconsistent with step sign");
   double n = std::ceil((end.v - start.v) / step.v);
   if (!(n < 1e12)) throw std::runtime_error(fmt("arange: too many elements (", n, ")"));
   int64_t count = int64_t(n);
@@ -592,7 +605,7 @@ Tensor extreme(OpId id, const char *who, const Tensor &x, const std::optional<st
   for (int64_t a : axes)
     if (x.shape()[a] == 0) {
       if (!dims || dims->empty())
-        throw std::runtime_error(fmt(who, "(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+        throw IndexError(fmt(who, "(): Expected reduction dim to be specified for input.numel() == 0. Specify "
                                      "the reduction dim with the 'dim' argument."));
       throw IndexError(fmt(who, "(): Expected reduction dim ", a, " to have non-zero size."));
     }
@@ -624,7 +637,7 @@ Tensor argmax(const Tensor &x, std::optional<int64_t> dim, bool keepdim) {
     if (x.dim() > 0 && x.shape()[d] == 0)
       throw IndexError(fmt("argmax(): Expected reduction dim ", d, " to have non-zero size."));
   } else if (x.numel() == 0) {
-    throw std::runtime_error("argmax(): Expected reduction dim to be specified for input.numel() == 0.");
+    throw IndexError("argmax(): Expected reduction dim to be specified for input.numel() == 0.");
   }
   Tensor in = x.dtype() == DType::Bool ? to(x, DType::I64) : x;
   if (x.dim() == 0) return zeros({}, DType::I64); // the only element
@@ -791,7 +804,7 @@ void backward(const Tensor &t, const Tensor &gradient, std::optional<bool> retai
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (!grads[i].defined()) continue;
     Tensor old = leaves[i].grad();
-    leaves[i].impl().grad = (old.defined() ? add(old, grads[i]) : grads[i]).implPtr();
+    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? add(old, grads[i]) : grads[i]).implPtr());
   }
 }
 

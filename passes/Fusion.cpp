@@ -1,5 +1,5 @@
-// Elementwise fusion (algorithm in Fusion.h): group discovery shared by fusion() and
-// explainFusion(), then the in-place rewrite of each group into a kernel node with a region.
+// Fusion (rules in Fusion.h): group discovery shared by fusion() and explainFusion(), then the
+// in-place rewrite of each group into a kernel node with a region.
 #include "passes/Fusion.h"
 
 #include "ir/Error.h"
@@ -18,24 +18,27 @@ using ir::Node;
 using ir::OpKind;
 using ir::Value;
 
-bool isFusible(const Node &n) {
+/// The kind of op a node is, for fusion.
+enum class Role { Elementwise, Reduction, MatMul, Other };
+
+Role roleOf(const Node &n) {
   const ir::OpDef *def = ir::findOp(n.op);
-  if (!def) return false;
+  if (!def) return Role::Other;
   switch (def->kind) {
   case OpKind::Unary:
   case OpKind::Binary:
   case OpKind::Compare:
   case OpKind::Where:
-  case OpKind::Cast: return true;
-  case OpKind::Layout: return def->id == ir::OpId::BroadcastTo;
+  case OpKind::Cast: return Role::Elementwise;
+  case OpKind::Layout: return def->id == ir::OpId::BroadcastTo ? Role::Elementwise : Role::Other;
+  case OpKind::Reduce: return Role::Reduction;
+  case OpKind::MatMul: return Role::MatMul;
   case OpKind::Const:
-  case OpKind::MatMul:
-  case OpKind::Reduce:
   case OpKind::ArgReduce:
   case OpKind::Indexing:
-  case OpKind::Kernel: return false;
+  case OpKind::Kernel: return Role::Other;
   }
-  return false;
+  return Role::Other;
 }
 
 /// A const cheap enough to clone into every region that reads it.
@@ -46,13 +49,21 @@ bool broadcastsTo(const ir::Shape &s, const ir::Shape &out) {
   return b && *b == out;
 }
 
+std::string uses(int k) { return fmt(k, k == 1 ? " use" : " uses"); }
+
 struct Groups {
   std::unordered_map<const Node *, size_t> index;             ///< topological position
   std::unordered_map<const Value *, std::vector<const Node *>> users; ///< distinct reading nodes
   std::unordered_set<const Value *> outputs;
-  std::unordered_map<const Node *, int> groupOf;              ///< fusible nodes only
-  std::vector<std::vector<const Node *>> members;             ///< per group, topological order
+  std::unordered_map<const Node *, int> groupOf;              ///< grouped nodes only
+  std::vector<std::vector<const Node *>> members;             ///< per group, region order
   std::vector<const Node *> roots;
+  std::vector<ir::Shape> shapes;          ///< per group: the shape of its loop nest
+  std::vector<const Node *> matmuls;      ///< per group: its matmul (epilogue groups) or nullptr
+  /// Per group: broadcast_to nodes with uses elsewhere, cloned into the region (index arithmetic,
+  /// free to repeat), so no fused kernel reads a materialized broadcast it could compute.
+  std::vector<std::unordered_set<const Node *>> clones;
+  std::unordered_set<const Node *> clonedAnywhere;
 
   bool fused(int gid) const { return members[size_t(gid)].size() >= 2; }
   int group(const Node *n) const {
@@ -67,25 +78,54 @@ struct Groups {
       for (const Node *u : it->second) k += group(u) != gid;
     return k;
   }
-  /// Why producer p (a fusible node) may not join group gid, or "" if it may.
-  std::string blocker(const Node *p, int gid) const {
+  /// Why the value of p may not be computed inside group gid only: it is read outside or is a
+  /// graph output. "" if neither.
+  std::string escapes(const Node *p, int gid) const {
     const Value *v = p->result;
     int outside = usesOutside(v, gid);
     bool out = outputs.count(v) > 0;
-    if (outside > 0 || out) {
-      std::string r = "%" + v->name;
-      if (outside > 0) r += fmt(" has ", outside, outside == 1 ? " use" : " uses", " outside the group");
-      if (outside > 0 && out) r += " and";
-      if (out) r += " is a graph output";
-      return r;
-    }
-    const ir::Shape &shape = roots[size_t(gid)]->result->type.shape;
+    if (outside == 0 && !out) return "";
+    std::string r = "%" + v->name;
+    if (outside > 0) r += fmt(" has ", uses(outside), " outside the group");
+    if (outside > 0 && out) r += " and";
+    if (out) r += " is a graph output";
+    return r;
+  }
+  /// Why elementwise producer p may not join group gid, or "" if it may.
+  std::string blocker(const Node *p, int gid) const {
+    if (std::string e = escapes(p, gid); !e.empty()) return e;
+    return placeBlocker(p, gid);
+  }
+  /// blocker without the use conditions: whether p may be computed in gid's nest at all.
+  std::string placeBlocker(const Node *p, int gid) const {
+    const Value *v = p->result;
+    if (const Node *m = matmuls[size_t(gid)])
+      if (std::find(m->operands.begin(), m->operands.end(), v) != m->operands.end())
+        return fmt("%", v->name, " is an operand of the group's matmul %", m->result->name, " (matmul operands are materialized)");
+    const ir::Shape &shape = shapes[size_t(gid)];
     if (!broadcastsTo(v->type.shape, shape))
       return fmt("%", v->name, " of type ", v->type.str(), " does not broadcast to the group's shape");
     for (const Value *o : p->operands)
       if (!broadcastsTo(o->type.shape, shape))
         return fmt("%", v->name, "'s operand %", o->name, " of type ", o->type.str(),
                    " does not broadcast to the group's shape");
+    return "";
+  }
+  /// Why matmul p may not become the head of group gid's region (its epilogue), or "" if it may.
+  std::string matmulBlocker(const Node *p, int gid) const {
+    const Node *root = roots[size_t(gid)];
+    if (roleOf(*root) != Role::Elementwise)
+      return fmt("%", root->result->name, " = ", root->op, ": only elementwise ops fuse into a matmul's epilogue");
+    if (const Node *m = matmuls[size_t(gid)]; m && m != p)
+      return fmt("the group already holds matmul %", m->result->name, " (one matmul per kernel)");
+    if (std::string e = escapes(p, gid); !e.empty())
+      return e + (usesOutside(p->result, gid) > 0 ? " (the matmul would be computed twice)" : " (it is stored as it is)");
+    for (const Value *o : p->operands)
+      if (o->def && group(o->def) == gid)
+        return fmt("its operand %", o->name, " is computed in the group (matmul operands are materialized)");
+    if (p->result->type != root->result->type)
+      return fmt("the group's result ", root->result->type.str(), " is not the matmul's type ", p->result->type.str(),
+                 " (the epilogue runs on the matmul's output tile)");
     return "";
   }
 };
@@ -104,26 +144,56 @@ Groups findGroups(const Graph &g) {
 
   for (size_t k = g.nodes.size(); k-- > 0;) {
     const Node *root = g.nodes[k].get();
-    if (gr.groupOf.count(root) || !isFusible(*root)) continue;
+    Role role = roleOf(*root);
+    if (gr.groupOf.count(root) || gr.clonedAnywhere.count(root) || (role != Role::Elementwise && role != Role::Reduction))
+      continue;
     int gid = int(gr.members.size());
     gr.members.push_back({root});
     gr.roots.push_back(root);
+    gr.shapes.push_back(role == Role::Reduction ? root->operands[0]->type.shape : root->result->type.shape);
+    gr.matmuls.push_back(nullptr);
+    gr.clones.emplace_back();
     gr.groupOf[root] = gid;
     for (bool changed = true; changed;) {
       changed = false;
       for (size_t m = 0; m < gr.members[size_t(gid)].size(); ++m) {
         const Node *member = gr.members[size_t(gid)][m];
+        // A matmul's operands are materialized inputs; a clone's operand is read where it is.
+        if (roleOf(*member) == Role::MatMul || gr.clones[size_t(gid)].count(member)) continue;
         for (const Value *o : member->operands) {
           const Node *p = o->def;
-          if (!p || gr.groupOf.count(p) || !isFusible(*p) || !gr.blocker(p, gid).empty()) continue;
+          if (!p || gr.groupOf.count(p) || gr.clones[size_t(gid)].count(p)) continue;
+          Role pr = roleOf(*p);
+          if (p->op == "broadcast_to" && !gr.blocker(p, gid).empty() && gr.placeBlocker(p, gid).empty()) {
+            gr.clones[size_t(gid)].insert(p);
+            gr.clonedAnywhere.insert(p);
+            gr.members[size_t(gid)].push_back(p);
+            changed = true;
+            continue;
+          }
+          bool joins = (pr == Role::Elementwise && gr.blocker(p, gid).empty()) ||
+                       (pr == Role::MatMul && gr.matmulBlocker(p, gid).empty());
+          if (!joins) continue;
           gr.groupOf[p] = gid;
           gr.members[size_t(gid)].push_back(p);
+          if (pr == Role::MatMul) {
+            gr.matmuls[size_t(gid)] = p;
+            // A broadcast cloned for the epilogue that the matmul reads: the matmul needs it
+            // materialized, so the epilogue reads that too.
+            for (const Value *mo : p->operands)
+              if (mo->def && gr.clones[size_t(gid)].erase(mo->def)) std::erase(gr.members[size_t(gid)], mo->def);
+          }
           changed = true;
         }
       }
     }
+    // Region order: the matmul first (its operands are all outside the group), then program order.
     auto &ms = gr.members[size_t(gid)];
-    std::sort(ms.begin(), ms.end(), [&](const Node *a, const Node *b) { return gr.index.at(a) < gr.index.at(b); });
+    std::sort(ms.begin(), ms.end(), [&](const Node *a, const Node *b) {
+      bool am = roleOf(*a) == Role::MatMul, bm = roleOf(*b) == Role::MatMul;
+      if (am != bm) return am;
+      return gr.index.at(a) < gr.index.at(b);
+    });
   }
   return gr;
 }
@@ -179,7 +249,7 @@ int fusion(Graph &g) {
         ops.push_back(map.at(o));
       }
       map[m->result] = r.addNode(m->op, ops, m->attrs, m->result->type, m->result->name)->result;
-      if (m != root) erased.insert(m);
+      if (m != root && !gr.clones[size_t(gid)].count(m)) erased.insert(m);
     }
     r.outputs.push_back(map.at(root->result));
     kernelFor[root] = std::move(k);
@@ -197,6 +267,16 @@ int fusion(Graph &g) {
         outside |= gid < 0 || !gr.fused(gid);
       }
     if (!outside) erased.insert(n.get());
+  }
+  // Broadcasts every reader of which computes them in its region.
+  for (const Node *b : gr.clonedAnywhere) {
+    if (gr.outputs.count(b->result)) continue;
+    bool outside = false;
+    for (const Node *u : gr.users.at(b->result)) {
+      int gid = gr.group(u);
+      outside |= gid < 0 || !gr.fused(gid) || !gr.clones[size_t(gid)].count(b);
+    }
+    if (!outside) erased.insert(b);
   }
 
   for (auto &slot : g.nodes) {
@@ -218,24 +298,33 @@ std::string explainFusion(const Graph &g) {
   for (const auto &np : g.nodes) {
     const Node *c = np.get();
     int cg = gr.group(c);
+    Role cr = roleOf(*c);
     std::unordered_set<const Node *> seen;
     for (const Value *o : c->operands) {
       const Node *p = o->def;
       if (!p || !seen.insert(p).second) continue;
       int pg = gr.group(p);
-      if (pg >= 0 && pg == cg) continue; // fused together (or both the same lone node: impossible)
+      if (pg >= 0 && pg == cg) continue; // fused together
+      if (cg >= 0 && gr.clones[size_t(cg)].count(p)) continue; // a broadcast computed in c's region
+      if (isScalarConst(p)) continue;    // cloned into the consumer's region when it has one
+      Role pr = roleOf(*p);
       std::string why;
-      if (isScalarConst(p)) {
-        continue; // cloned into the consumer's region when it has one; never a real boundary
-      } else if (p->op == "const") {
+      if (p->op == "const") {
         why = fmt("%", o->name, " = const: not elementwise (", o->type.numel(), " elements stay a kernel operand)");
-      } else if (!isFusible(*p)) {
+      } else if (pr == Role::Reduction) {
+        why = fmt("%", o->name, " = ", p->op, ": a reduction ends its kernel (fusing its consumer would recompute the ",
+                  p->op, " for every element)");
+      } else if (pr == Role::MatMul) {
+        why = cr == Role::Elementwise ? gr.matmulBlocker(p, cg)
+                                      : fmt("%", c->result->name, " = ", c->op, ": only elementwise ops fuse into a matmul's epilogue");
+        DT_ASSERT(!why.empty(), "fusion: matmul %", o->name, " could have joined %", c->result->name, "'s group");
+      } else if (pr != Role::Elementwise) {
         why = fmt("%", o->name, " = ", p->op, ": not elementwise");
-      } else if (!isFusible(*c)) {
-        why = fmt("%", c->result->name, " = ", c->op, ": not elementwise");
-      } else {
+      } else if (cr == Role::Elementwise || cr == Role::Reduction) {
         why = gr.blocker(p, cg);
         DT_ASSERT(!why.empty(), "fusion: %", o->name, " could have joined %", c->result->name, "'s group");
+      } else {
+        why = fmt("%", c->result->name, " = ", c->op, ": not elementwise");
       }
       out += fmt("%", o->name, " -> %", c->result->name, ": ", why, "\n");
     }

@@ -1,29 +1,36 @@
-// Elementwise fusion: maximal single-output groups of elementwise nodes become one `kernel` node
-// whose region holds the group's body (DESIGN section 3), so codegen runs them as one loop nest.
-//
-// Fusible nodes: op kinds Unary, Binary, Compare, Where, Cast, and broadcast_to (pure index
-// arithmetic inside a kernel, never materialized). Every value of a group broadcasts to the
-// group's output shape (elementwise results do by construction; the pass checks it anyway), so
-// the kernel evaluates each region node once per output element.
+// Fusion: maximal groups of nodes become one `kernel` node whose region holds the group's body
+// (DESIGN section 3), so codegen runs each group as one loop nest. Three kinds of group:
+//   - elementwise: ops of kind Unary, Binary, Compare, Where, Cast, and broadcast_to (pure index
+//     arithmetic inside a kernel, never materialized); every value broadcasts to the root's shape;
+//   - a reduction (sum/mean/max/min) with the elementwise group that produces its operand: the
+//     loop nest is the operand's shape with the reduction innermost, each element is computed by
+//     the body and folded into the accumulator (never stored); the region ends in the reduction;
+//   - a matmul with its epilogue: an elementwise group whose result has the matmul's exact type
+//     and which reads the matmul's result, fused after it (bias add, activation, scaling, applied
+//     to each output element before it is stored); the region starts with the matmul.
 //
 // Algorithm:
 //   1. Count the uses of every value: the distinct nodes that read it, plus "graph output".
-//   2. Walk the nodes backwards (consumers before producers). Each fusible node not yet in a group
-//      starts a new group, as its root (the group's one output).
-//   3. Grow the group to a fixpoint: a member's operand defined by a fusible node that is in no
-//      group joins it when every use of that value is a member (so nothing is computed twice or
-//      materialized as well as fused) and it is not a graph output; a producer with uses outside
-//      stays outside and becomes a kernel operand.
+//   2. Walk the nodes backwards (consumers before producers). Each elementwise or reduction node
+//      not yet in a group starts a new group, as its root (the group's one output).
+//   3. Grow the group to a fixpoint: a member's operand defined by an elementwise node that is in
+//      no group joins it when every use of that value is a member (so nothing is computed twice
+//      or materialized as well as fused), it is not a graph output, it and its operands broadcast
+//      to the group's nest shape, and it is not an operand of the group's matmul. A matmul joins
+//      an elementwise group (at most one per group) on the same use conditions when the group's
+//      root has the matmul's type and none of the matmul's operands is computed in the group;
+//      the matmul's operands are never grown into (they are materialized).
 //   4. Consts of at most one element read by a group are cloned into its region (operand-free
 //      nodes); a const left without outside uses is then removed. Larger consts stay operands.
-//   5. A group of two or more fusible nodes becomes `%root = kernel @fused_N(operands) { ... }`
-//      in the root's place (the root's value, name and uses are kept; operands are the distinct
-//      outside values the group reads, in first-use order; the region's inputs mirror them by
-//      name and type). A group of one node stays an ordinary node.
-// matmul, reductions, argmax, layout ops other than broadcast_to, indexing ops and existing
-// kernels are never fused; they stay separate nodes. Later steps: fuse a reduction with its
-// elementwise producers (loop nest with the reduction innermost) and matmul epilogues (bias add,
-// activation applied to the matmul's output tile before it is stored).
+//   5. A group of two or more nodes becomes `%root = kernel @fused_N(operands) { ... }` in the
+//      root's place (the root's value, name and uses are kept; operands are the distinct outside
+//      values the group reads, in first-use order; the region's inputs mirror them by name and
+//      type; a matmul comes first, the rest in program order). A group of one node stays an
+//      ordinary node.
+// Never fused: a reduction's result into its consumers (an elementwise consumer of max(x) would
+// recompute the max for every element: the reduction always ends its kernel), a matmul with
+// more than one consumer or that is a graph output (it would be computed twice), argmax, layout
+// ops other than broadcast_to, indexing ops and existing kernels.
 #pragma once
 
 #include "ir/Graph.h"
@@ -36,8 +43,10 @@ namespace dt::passes {
 int fusion(ir::Graph &g);
 
 /// For each neighbouring pair (producer -> consumer) that fusion would leave unfused, one line
-/// "%p -> %c: reason", e.g. "%3 -> %4: %3 = matmul: not elementwise" or
-/// "%2 -> %5: %2 has 2 uses outside the group". Empty when everything fuses.
+/// "%p -> %c: reason", e.g. "%3 -> %4: %4 = argmax: not elementwise",
+/// "%2 -> %5: %2 has 2 uses outside the group", "%m -> %d: %m = max: a reduction ends its
+/// kernel (...)" or "%mm -> %r: %mm has 1 use outside the group (the matmul would be computed
+/// twice)". Empty when everything fuses.
 std::string explainFusion(const ir::Graph &g);
 
 } // namespace dt::passes

@@ -8,6 +8,7 @@
 #include "passes/Cse.h"
 #include "passes/Dce.h"
 #include "passes/Fusion.h"
+#include "passes/MemoryPlan.h"
 #include "passes/Simplify.h"
 
 #include <algorithm>
@@ -36,7 +37,8 @@ std::map<std::string, PassInfo, std::less<>> &registry() {
              {"simplify", "constant folding and algebraic identities", inPlace(simplify)},
              {"cse", "common-subexpression elimination", inPlace(cse)},
              {"dce", "dead-code elimination", inPlace(dce)},
-             {"fusion", "fuse elementwise chains into kernel nodes", inPlace(fusion)},
+             {"fusion", "fuse elementwise chains, reductions and matmul epilogues into kernel nodes", inPlace(fusion)},
+             {"memory-plan", "plan buffer reuse by liveness (graph unchanged; dtc opt prints the plan)", inPlace(memoryPlanPass)},
          })
       t.emplace(p.name, std::move(p));
     return t;

@@ -12,7 +12,7 @@ constexpr size_t kAlignment = 64;
 
 class Buffer {
 public:
-  /// A new zero-filled buffer of `bytes` bytes, 64-byte aligned (bytes may be 0).
+  /// A new uninitialized buffer of `bytes` bytes, 64-byte aligned (bytes may be 0).
   static std::shared_ptr<Buffer> allocate(size_t bytes);
   /// A view of memory the caller owns; `owner` is kept alive as long as the buffer.
   static std::shared_ptr<Buffer> wrap(void *data, size_t bytes, std::shared_ptr<void> owner);

@@ -24,6 +24,14 @@ struct Step {
 
 struct Program {
   std::vector<size_t> slotBytes; ///< bytes of each slot
+  /// The memory plan: the buffer each slot lives in (several slots may share one when their
+  /// values are never live at once; a step may write its result over an operand only when codegen
+  /// compiled it for that). Empty: every slot has a buffer of its own.
+  std::vector<int> slotBuffer;
+  /// Bytes of each planned buffer (>= the bytes of every slot in it). An input's buffer is the
+  /// caller's, an output's is allocated alone (no other slot may share either); the others are
+  /// carved from one arena per run.
+  std::vector<size_t> bufferBytes;
   std::vector<int> inputSlots;   ///< slot of each graph input
   std::vector<int> outputSlots;  ///< slot of each graph output
   std::vector<Step> steps;

@@ -424,6 +424,9 @@ int cmdOpt(const Args &a) {
     throw InputError(withFile(a.file, e.what()));
   }
   std::cout << ir::print(*g);
+  // The plan of the final graph, as comments (the output still parses).
+  std::vector<std::string> names = passes::parsePipeline(a.passes);
+  if (std::find(names.begin(), names.end(), "memory-plan") != names.end()) std::cout << printMemoryPlan(*g, memoryPlan(*g));
   return 0;
 }
 

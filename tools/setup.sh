@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(llvm-19-dev libgtest-dev dataset-fashion-mnist zlib1g-dev libzstd-dev)
+# `setup.sh fuzz` (make fuzz / fuzz-long) adds clang with libFuzzer and the sanitizer
+# runtimes; plain `make test` does not need them.
+if [ "${1:-}" = "fuzz" ]; then
+  debs+=(clang-19 libclang-rt-19-dev)
+fi
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

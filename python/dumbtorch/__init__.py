@@ -21,6 +21,9 @@ from . import nn
 # Issue 4: training (optimizers, data loading, datasets, checkpoints).
 from . import datasets, optim, utils
 from .serialization import load, save
+# Issue 5: compile mode.
+from . import compiler
+from .compiler import TraceError, compile
 
 dtype = _C.dtype
 float32 = _C.float32
@@ -30,6 +33,10 @@ double = _C.float64
 int64 = _C.int64
 long = _C.int64
 bool = _C.bool
+
+# Issue 6: the intra-op thread count of large matmuls (like torch.set_num_threads).
+set_num_threads = _C.set_num_threads
+get_num_threads = _C.get_num_threads
 
 # The eager functions (also methods of Tensor), bound natively in python/src/Tensor.cpp.
 _FUNCTIONS = [
@@ -42,6 +49,7 @@ _FUNCTIONS = [
     "result_type", "promote_types", "can_cast",
 ]
 globals().update({_name: getattr(_C, _name) for _name in _FUNCTIONS})
+autograd._init_anomaly_from_env()  # DT_CHECK_NAN=1: anomaly checks on from import
 
 
 def is_tensor(obj):
@@ -84,4 +92,5 @@ __all__ = [
     "randint", "rand_like", "randn_like", "randint_like", "manual_seed", "autograd", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "nn", "is_tensor", "numel", "detach", *_FUNCTIONS,
 ]
-__all__ += ["optim", "utils", "datasets", "save", "load"]
+__all__ += ["optim", "utils", "datasets", "save", "load", "compiler", "compile", "TraceError"]
+__all__ += ["set_num_threads", "get_num_threads"]

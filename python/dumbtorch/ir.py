@@ -34,4 +34,27 @@ def compile(graph: Graph) -> CompiledGraph:
     return _C.ir.compile(graph)
 
 
-__all__ = ["Graph", "CompiledGraph", "parse", "interpret", "compile"]
+def run_passes(graph: Graph, passes: str) -> Graph:
+    """A new graph: ``graph`` after the pass pipeline ``passes``, e.g. ``"simplify,cse,dce,fusion"``
+    (the names ``dtc opt --passes`` takes; ``dtc passes`` lists them). Each pass's output is verified."""
+    return _C.ir.run_passes(graph, passes)
+
+
+def explain_fusion(graph: Graph) -> str:
+    """Why the fusion pass leaves each neighbouring producer -> consumer pair of ``graph`` unfused,
+    one line per pair (``"%p -> %c: reason"``); empty when everything fuses."""
+    return _C.ir.explain_fusion(graph)
+
+
+def emit_llvm(graph: Graph, optimized: bool = True) -> str:
+    """The LLVM IR codegen makes for the graph's kernels (after LLVM's O3 unless ``optimized=False``)."""
+    return _C.ir.emit_llvm(graph, optimized)
+
+
+def emit_asm(graph: Graph) -> str:
+    """The host assembly of the graph's kernels."""
+    return _C.ir.emit_asm(graph)
+
+
+__all__ = ["Graph", "CompiledGraph", "parse", "interpret", "compile", "run_passes", "explain_fusion", "emit_llvm",
+           "emit_asm"]

@@ -40,6 +40,8 @@ VERSION = 1
 ALIGN = 64
 _PREFIX = struct.Struct("<8sQII")  # magic, header length, header crc32, reserved
 _MAX_DEPTH = 200
+_MAX_DIMS = 64  # numpy's limit
+_MAX_ELEMENTS = 2**56  # the IR's limit on a type's element count
 
 _DTYPES = {
     "float32": (_C.float32, np.dtype("<f4")),
@@ -210,7 +212,7 @@ class _Decoder:
         if "__tuple__" in v and len(v) == 1 and isinstance(v["__tuple__"], list):
             return tuple(self.value(x, depth + 1, f"{where}[{i}]") for i, x in enumerate(v["__tuple__"]))
         if "__dtype__" in v and len(v) == 1:
-            if v["__dtype__"] not in _DTYPES:
+            if not isinstance(v["__dtype__"], str) or v["__dtype__"] not in _DTYPES:
                 raise self.fail(f"unknown dtype {v['__dtype__']!r} at {where}")
             return _DTYPES[v["__dtype__"]][0]
         if "__dict__" in v and set(v) <= {"__dict__", "ordered"} and isinstance(v["__dict__"], list):
@@ -231,11 +233,14 @@ class _Decoder:
         need = {"dtype", "shape", "offset", "nbytes", "crc32", "requires_grad", "parameter"}
         if set(d) != need:
             raise self.fail(f"tensor entry at {where} has fields {sorted(d)}, expected {sorted(need)}")
-        if d["dtype"] not in _DTYPES:
+        if not isinstance(d["dtype"], str) or d["dtype"] not in _DTYPES:
             raise self.fail(f"tensor at {where} has unknown dtype {d['dtype']!r}")
         shape = d["shape"]
         if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
             raise self.fail(f"tensor at {where} has a malformed shape {shape!r}")
+        for k in ("requires_grad", "parameter"):
+            if not isinstance(d[k], bool):
+                raise self.fail(f"tensor at {where} has a malformed {k} {d[k]!r} (expected true or false)")
         for k in ("offset", "nbytes", "crc32"):
             if not isinstance(d[k], int) or isinstance(d[k], bool) or d[k] < 0:
                 raise self.fail(f"tensor at {where} has a malformed {k} {d[k]!r}")
@@ -253,6 +258,13 @@ class _Decoder:
                 f"tensor at {where}: bytes [{offset}, {offset + nbytes}) lie outside the data section of "
                 f"{self.data_bytes} bytes"
             )
+        # numpy's limits (64 dims, sizes that fit an address) apply to zero-size tensors too, and
+        # the IR's types hold at most 2^56 elements: so the product of the non-zero dims may not exceed that.
+        nonzero = 1
+        for s in shape:
+            nonzero *= max(s, 1)
+        if len(shape) > _MAX_DIMS or nonzero > _MAX_ELEMENTS:
+            raise self.fail(f"tensor at {where} has an unsupported shape (more than {_MAX_DIMS} dims or 2^56 elements)")
         self.ranges.append((offset, nbytes))
         key = (offset, nbytes, d["dtype"], tuple(shape))  # the same tensor saved twice loads as one object
         cached = self.made.get(key) if nbytes else None
@@ -269,13 +281,13 @@ class _Decoder:
         import dumbtorch as dt
 
         t = dt.from_numpy(arr)
+        if d["requires_grad"] and not t.is_floating_point():
+            raise self.fail(f"tensor at {where}: requires_grad on a {d['dtype']} tensor")
         if d["parameter"] is True:
             from .nn.parameter import Parameter
 
             t = Parameter(t, requires_grad=bool(d["requires_grad"]))
-        elif d["requires_grad"] is True:
-            if not t.is_floating_point():
-                raise self.fail(f"tensor at {where}: requires_grad on a {d['dtype']} tensor")
+        elif d["requires_grad"]:
             t.requires_grad_(True)
         self.made[key] = t
         return t

@@ -42,6 +42,8 @@ def _shape(self) -> Size:
 
 
 def _repr(self) -> str:
+    if self._traced:
+        _C._value_needed("print(t) / repr(t) / str(t)")
     return format_tensor(self)
 
 
@@ -53,10 +55,14 @@ def _iter(self):
 
 def _tolist(self):
     """Nested Python lists of Python numbers (a number for a 0-d tensor)."""
+    if self._traced:
+        _C._value_needed("t.tolist()")
     return self.detach().numpy().tolist()
 
 
 def _array(self, dtype=None, copy=None):
+    if self._traced:
+        _C._value_needed("np.asarray(t)")
     a = self.detach().numpy()
     if dtype is not None and np.dtype(dtype) != a.dtype:
         return a.astype(dtype)

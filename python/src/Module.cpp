@@ -5,6 +5,8 @@
 #include "Convert.h"
 
 #include "frontend/GraphBuilder.h"
+#include "frontend/Inspect.h"
+#include "frontend/Passes.h"
 #include "frontend/Runtime.h"
 #include "ir/Error.h"
 #include "ir/Text.h"
@@ -75,6 +77,36 @@ void bindIR(py::module_ &m) {
   m.def(
       "parse", [](std::string_view text) { return std::shared_ptr<Graph>(dt::ir::parse(text)); }, py::arg("text"),
       "Parses one function of IR text (not verified). Raises ValueError with 'line:col: ...'.");
+
+  m.def(
+      "run_passes",
+      [](const Graph &g, const std::string &passes) {
+        py::gil_scoped_release nogil;
+        dt::ir::verify(g);
+        return std::shared_ptr<Graph>(dt::runPipeline(g.clone(), passes));
+      },
+      py::arg("graph"), py::arg("passes"),
+      "A new graph: `graph` after the pass pipeline `passes` (\"simplify,cse,dce,fusion\"; the names "
+      "of `dtc opt --passes`), verified after each pass.");
+  m.def(
+      "explain_fusion", [](const Graph &g) { return dt::explainFusion(g); }, py::arg("graph"),
+      "Why fusion leaves each neighbouring pair of nodes unfused, one line per pair.");
+  m.def(
+      "emit_llvm",
+      [](const Graph &g, bool optimized) {
+        py::gil_scoped_release nogil;
+        dt::ir::verify(g);
+        return dt::emitLLVM(g, optimized);
+      },
+      py::arg("graph"), py::arg("optimized") = true, "The LLVM IR of the graph's kernels (after O3 by default).");
+  m.def(
+      "emit_asm",
+      [](const Graph &g) {
+        py::gil_scoped_release nogil;
+        dt::ir::verify(g);
+        return dt::emitAsm(g);
+      },
+      py::arg("graph"), "The host assembly of the graph's kernels.");
 
   m.def(
       "interpret",
@@ -152,4 +184,6 @@ PYBIND11_MODULE(_C, m) {
       "The JIT's kernel-cache counters: {'kernels_compiled': n, 'kernel_cache_hits': n}.");
   m.def("host_cpu", &dt::hostCPU, "The CPU the JIT generates code for, e.g. 'skylake-avx512'.");
   bindTensor(m);
+  bindTrace(m);
+  bindThreads(m);
 }

@@ -11,6 +11,8 @@
 #include "Convert.h"
 #include "TensorArgs.h"
 
+#include "frontend/Trace.h"
+
 #include "frontend/TensorOps.h"
 #include "ir/Error.h"
 
@@ -409,6 +411,9 @@ dt::IndexItem indexItem(py::handle h) {
     return int64_t(v);
   }
   if (PyList_Check(h.ptr()) || py::isinstance<py::array>(h)) return sequenceIndex(h);
+  if (py::isinstance<py::str>(h)) // PyTorch: a TypeError for a str, an IndexError for other kinds
+    throw dt::TypeError(dt::fmt("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                                "are valid indices (got str)"));
   throw dt::IndexError(dt::fmt("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
                                "valid indices (got ", typeName(h), ")"));
 }
@@ -424,6 +429,12 @@ std::vector<dt::IndexItem> indexItems(py::handle idx) {
 }
 
 // --- scalars out ----------------------------------------------------------------------------
+
+/// `t`, which an op needs the values of (TraceError when it is traced).
+const Tensor &valued(const Tensor &t, const char *what) {
+  if (dt::traceHidesValue(t.impl())) dt::traceValueNeeded(what);
+  return t;
+}
 
 py::object itemOf(const Tensor &t) {
   if (t.numel() != 1)
@@ -471,6 +482,8 @@ auto inplaceDunder(Tensor &(*f)(Tensor &, const Operand &)) {
 } // namespace
 
 void bindTensor(py::module_ &m) {
+  bindErrors(m); // registered after Module.cpp's translator, so it is tried first
+  bindAnomaly(m);
   // --- dtypes ---------------------------------------------------------------------------------
   py::class_<DTypeObj>(m, "dtype", "A tensor element type: dumbtorch.float32, float64, int64 or bool.")
       .def("__repr__", [](py::handle d_h) {
@@ -600,29 +613,29 @@ void bindTensor(py::module_ &m) {
 
   // Conversions out.
   cls.def(
-         "item", [](py::handle h) { return itemOf(selfTensor(h)); },
+         "item", [](py::handle h) { return itemOf(valued(selfTensor(h), "t.item()")); },
          "The value of a one-element tensor as a Python number.")
       .def(
-          "numpy", [](py::handle h, bool force) { return toNumpy(selfTensor(h), force); }, py::arg("force") = false,
+          "numpy", [](py::handle h, bool force) { return toNumpy(valued(selfTensor(h), "t.numpy()"), force); }, py::arg("force") = false,
            "An ndarray sharing this tensor's memory (force=True: a detached copy).")
       .def("__float__", [](py::handle t_h) {
-        const Tensor &t = selfTensor(t_h);
+        const Tensor &t = valued(selfTensor(t_h), "float(t)");
         return py::float_(oneElement(t));
       })
       .def("__int__", [](py::handle t_h) {
-        const Tensor &t = selfTensor(t_h);
+        const Tensor &t = valued(selfTensor(t_h), "int(t)");
         return py::int_(oneElement(t));
       })
       .def("__index__",
            [](py::handle t_h) {
-             const Tensor &t = selfTensor(t_h);
+             const Tensor &t = valued(selfTensor(t_h), "using a tensor as an index");
              if (t.numel() != 1 || dt::ir::isFloat(t.dtype()))
                throw dt::TypeError("only integer tensors of a single element can be converted to an index");
              return py::int_(itemOf(t));
            })
       .def("__bool__",
            [](py::handle t_h) {
-             const Tensor &t = selfTensor(t_h);
+             const Tensor &t = valued(selfTensor(t_h), "bool(t) (an `if`/`while` on a tensor, `and`/`or`/`not`)");
              if (t.numel() == 0) throw std::runtime_error("Boolean value of Tensor with no values is ambiguous");
              if (t.numel() > 1) throw std::runtime_error("Boolean value of Tensor with more than one value is ambiguous");
              return bool(PyObject_IsTrue(itemOf(t).ptr()));
@@ -670,6 +683,9 @@ void bindTensor(py::module_ &m) {
                                return t.gradFn() ? py::cast(t.gradFn()) : py::none();
                              })
       .def_property_readonly("is_leaf", [](py::handle h) { return selfTensor(h).isLeaf(); })
+      .def_property_readonly("_traced", [](py::handle h) { return dt::traceHidesValue(selfTensor(h).impl()); },
+                             "Whether reading this tensor's values now is refused (inside dt.compile's trace, "
+                             "every tensor the trace did not create)")
       .def_property(
           "data", [](py::handle t_h) {
             const Tensor &t = selfTensor(t_h);

@@ -151,8 +151,15 @@ void dt::py_bind::bindTensorFunctions(py::module_ &m, py::class_<Tensor> &cls) {
   };
   m.def("matmul", matmulFn, py::arg("input"), py::arg("other"), "torch.matmul (1-D operands as PyTorch).");
   cls.def("matmul", matmulFn, py::arg("other"));
-  m.def("mm", matmulFn, py::arg("input"), py::arg("mat2"));
-  cls.def("mm", matmulFn, py::arg("mat2"));
+  auto mmFn = [](py::handle a, py::handle b) { // torch.mm: both operands 2-D, no broadcasting
+    const Tensor &x = argTensor(a, "mm", "input"), &y = argTensor(b, "mm", "mat2");
+    if (x.dim() != 2 || y.dim() != 2)
+      throw dt::ValueError(dt::fmt("mm(): ", x.dim() != 2 ? "self" : "mat2", " must be a matrix (2-D), got a ",
+                                   x.dim() != 2 ? x.dim() : y.dim(), "-D tensor"));
+    return run([&] { return dt::matmul(x, y); });
+  };
+  m.def("mm", mmFn, py::arg("input"), py::arg("mat2"));
+  cls.def("mm", mmFn, py::arg("mat2"));
 
   // Reductions.
   both(

@@ -1,12 +1,14 @@
 // The JIT against the reference interpreter for the data-movement ops: argmax (ties, NaN,
 // every axis), slice, pad, concat, gather and scatter_add, for every dtype each admits, on
 // scalar, size-1, zero-size and odd-length shapes; and that the gather/scatter_add kernels
-// clamp out-of-range indices instead of reading or writing out of bounds.
+// report out-of-range indices (runtime/KernelError.h) without reading or writing out of bounds.
 #include "CodegenCheck.h"
+#include "runtime/KernelError.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -212,37 +214,55 @@ TEST(CodegenIndexing, ScatterAddEveryDTypeAndShape) {
       }
 }
 
-TEST(CodegenIndexing, OutOfRangeIndicesAreClampedNotOutOfBounds) {
-  // The interpreter rejects bad indices; the JIT kernel clamps them to [0, size - 1] (callers
-  // validate first: the eager frontend raises IndexError), so it never touches memory outside
-  // its buffers. x sits in the middle of a larger buffer whose other elements are sentinels: an
-  // unclamped read would return one.
-  const int64_t bad[] = {7, -5, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), 2, 3, -1};
+TEST(CodegenIndexing, OutOfRangeIndicesRaiseLikeTheInterpreterAndStayInBounds) {
+  // The interpreter rejects bad indices (negative ones too); the compiled program throws the same
+  // message for the first bad index in row-major order (rt::IndexOutOfBounds, a std::out_of_range,
+  // which the frontend rethrows as dt::IndexError), and its kernel never touches memory outside
+  // its buffers: x sits in the middle of a larger buffer of sentinels, and the sentinels stay.
+  const int64_t bad[] = {2, 7, -5, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), 3, -1};
   HostArray x(Type{DType::F64, {3}});
   for (int i = 0; i < 3; ++i) x.data<double>()[i] = 10.0 + i;
   HostArray index(Type{DType::I64, {7}});
   std::memcpy(index.bytes.data(), bad, sizeof bad);
-  const double clampedX[] = {12, 10, 12, 10, 12, 12, 10};
+  auto messageOf = [](const std::function<void()> &f) {
+    try {
+      f();
+    } catch (const std::out_of_range &e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
 
   auto g = oneNode("gather", {x.type, index.type}, {{"axis", int64_t(0)}});
-  EXPECT_THROW(runInterpreter(*g, {x, index}), IndexError);
+  std::string want = messageOf([&] { runInterpreter(*g, {x, index}); });
+  EXPECT_EQ(want, "gather: index 7 is out of bounds for dimension 0 with size 3");
   rt::Program p = codegen::compile(*g);
   auto storage = std::make_shared<std::vector<double>>(64, -999.0);
   std::memcpy(storage->data() + 30, x.bytes.data(), x.bytes.size());
   auto xb = rt::Buffer::wrap(storage->data() + 30, x.bytes.size(), storage);
   auto ib = rt::Buffer::allocate(index.bytes.size());
   std::memcpy(ib->data(), index.bytes.data(), index.bytes.size());
-  auto outs = p.run(std::vector<std::shared_ptr<rt::Buffer>>{xb, ib});
-  for (int i = 0; i < 7; ++i) EXPECT_EQ(static_cast<double *>(outs[0]->data())[i], clampedX[i]) << i;
+  std::vector<std::shared_ptr<rt::Buffer>> ins{xb, ib};
+  EXPECT_THROW(p.run(ins), rt::IndexOutOfBounds);
+  EXPECT_EQ(messageOf([&] { p.run(ins); }), want);
+  for (int i = 0; i < 64; ++i) {
+    if (i >= 30 && i < 33) continue; // x
+    EXPECT_EQ((*storage)[size_t(i)], -999.0) << i;
+  }
+  EXPECT_FALSE(rt::takeKernelError()); // taken by run()
 
-  // scatter_add: base [3] in a sentinel-filled buffer; the adds land on the clamped positions.
-  HostArray src(Type{DType::F64, {7}});
-  for (int i = 0; i < 7; ++i) src.data<double>()[i] = double(1 << i);
-  auto s = oneNode("scatter_add", {x.type, index.type, src.type}, {{"axis", int64_t(0)}});
-  EXPECT_THROW(runInterpreter(*s, {x, index, src}), IndexError);
-  HostArray r = runJit(*s, {x, index, src})[0];
-  // position 0 gets 2^1 + 2^3 + 2^6, position 2 gets 2^0 + 2^2 + 2^4 + 2^5.
-  EXPECT_EQ(r.data<double>()[0], 10.0 + 2 + 8 + 64);
-  EXPECT_EQ(r.data<double>()[1], 11.0);
-  EXPECT_EQ(r.data<double>()[2], 12.0 + 1 + 4 + 16 + 32);
+  // The same program on good indices afterwards: no stale error.
+  const int64_t good[] = {2, 0, 1, 1, 0, 2, 2};
+  std::memcpy(ib->data(), good, sizeof good);
+  auto outs = p.run(ins);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(static_cast<double *>(outs[0]->data())[i], 10.0 + double(good[i])) << i;
+
+  // scatter_add, along axis 1 of [2,3] with a [2,2] index: the first bad one in row-major order.
+  HostArray base(Type{DType::I64, {2, 3}}), sidx(Type{DType::I64, {2, 2}}), src(Type{DType::I64, {2, 2}});
+  const int64_t sbad[] = {0, 2, -1, 3};
+  std::memcpy(sidx.bytes.data(), sbad, sizeof sbad);
+  auto s = oneNode("scatter_add", {base.type, sidx.type, src.type}, {{"axis", int64_t(1)}});
+  std::string swant = messageOf([&] { runInterpreter(*s, {base, sidx, src}); });
+  EXPECT_EQ(swant, "scatter_add: index -1 is out of bounds for dimension 1 with size 3");
+  EXPECT_EQ(messageOf([&] { runJit(*s, {base, sidx, src}); }), swant);
 }

@@ -1,7 +1,9 @@
-// Elementwise fusion (passes/Fusion.h): which groups become kernels, that fused graphs verify,
+// Fusion (passes/Fusion.h): which groups become kernels (elementwise chains, reductions with
+// their elementwise producers, matmuls with their epilogues), that fused graphs verify,
 // round-trip through the text form and compute what the unfused graph computes (interpreter
 // bit for bit, JIT against both), that the fused loop vectorizes, and explainFusion's reasons.
 #include "CodegenCheck.h"
+#include "MlpStepGraph.h"
 
 #include "codegen/Compiler.h"
 #include "ir/Text.h"
@@ -129,20 +131,19 @@ TEST(Fusion, SigmoidOfAffineBecomesOneKernel) {
   EXPECT_EQ(passes::explainFusion(*g), "");
 }
 
-TEST(Fusion, MatmulSplitsTheChainIntoKernelMatmulKernel) {
+TEST(Fusion, MatmulTakesItsEpilogueButNotItsOperands) {
   auto g = parseOk(kMatmulChain);
   auto f = fused(*g, 2);
-  EXPECT_EQ(ops(*f), (std::vector<std::string>{"kernel", "matmul", "kernel"})) << ir::print(*f);
+  EXPECT_EQ(ops(*f), (std::vector<std::string>{"kernel", "kernel"})) << ir::print(*f);
   EXPECT_EQ(ops(*f->nodes[0]->region), (std::vector<std::string>{"mul", "relu"}));
-  EXPECT_EQ(ops(*f->nodes[2]->region), (std::vector<std::string>{"add", "tanh"}));
-  EXPECT_EQ(f->nodes[1]->operands[0], f->nodes[0]->result);
-  EXPECT_EQ(f->nodes[2]->operands[0], f->nodes[1]->result);
+  EXPECT_EQ(ops(*f->nodes[1]->region), (std::vector<std::string>{"matmul", "add", "tanh"}));
+  EXPECT_EQ(f->nodes[1]->operands, (std::vector<ir::Value *>{f->nodes[0]->result, f->inputs[2], f->inputs[3]}));
   EXPECT_EQ(f->nodes[0]->callee, "fused_0");
-  EXPECT_EQ(f->nodes[2]->callee, "fused_1");
+  EXPECT_EQ(f->nodes[1]->callee, "fused_1");
 
   std::string why = passes::explainFusion(*g);
   EXPECT_NE(why.find("%1 -> %2: %2 = matmul: not elementwise"), std::string::npos) << why;
-  EXPECT_NE(why.find("%2 -> %3: %2 = matmul: not elementwise"), std::string::npos) << why;
+  EXPECT_EQ(why.find("%2 -> %3"), std::string::npos) << why; // fused
 }
 
 TEST(Fusion, ProducerWithOutsideUsesIsNotDuplicated) {
@@ -161,8 +162,8 @@ TEST(Fusion, ProducerWithOutsideUsesIsNotDuplicated) {
 
   std::string why = passes::explainFusion(*g);
   EXPECT_NE(why.find("%1 -> %4: %1 has 2 uses outside the group"), std::string::npos) << why;
-  EXPECT_NE(why.find("%1 -> %2: %2 = sum: not elementwise"), std::string::npos) << why;
-  EXPECT_NE(why.find("%1 -> %3: %3 = max: not elementwise"), std::string::npos) << why;
+  EXPECT_NE(why.find("%1 -> %2: %1 has 2 uses outside the group"), std::string::npos) << why;
+  EXPECT_NE(why.find("%1 -> %3: %1 has 2 uses outside the group"), std::string::npos) << why;
 }
 
 TEST(Fusion, BroadcastingOperandsAndScalarConstsFuse) {
@@ -191,8 +192,11 @@ func @f(%x: f32[4], %w: f32[4,4]) -> (f32[4], f32[4]) {
   EXPECT_TRUE(f->equals(*g));
   std::string why = passes::explainFusion(*g);
   EXPECT_NE(why.find("%0 -> %1: %0 is a graph output"), std::string::npos) << why;
-  EXPECT_NE(why.find("%2 -> %3: %2 = matmul: not elementwise"), std::string::npos) << why;
-  EXPECT_NE(why.find("%3 -> %4: %3 = sum: not elementwise"), std::string::npos) << why;
+  EXPECT_NE(why.find("%2 -> %3: %3 = sum: only elementwise ops fuse into a matmul's epilogue"), std::string::npos) << why;
+  EXPECT_NE(why.find("%3 -> %4: %3 = sum: a reduction ends its kernel (fusing its consumer would recompute the sum for "
+                     "every element)"),
+            std::string::npos)
+      << why;
 }
 
 TEST(Fusion, IsIdempotent) {
@@ -239,10 +243,9 @@ TEST(Fusion, JitOfFusedGraphMatchesInterpreterAndUnfusedJit) {
       expectBitwiseEqual(runJit(*f, special), runJit(*g, special));
     }
   }
-  // The graphs with a matmul and reductions between kernels.
-  for (const char *text : {kMatmulChain, kSharedProducer}) {
-    auto g = parseOk(text);
-    SCOPED_TRACE(ir::print(*g));
+  // Reductions between kernels: the same kernels as unfused.
+  {
+    auto g = parseOk(kSharedProducer);
     auto f = g->clone();
     ASSERT_EQ(passes::fusion(*f), 2);
     auto ins = randomInputs(*g, 5, Domain::Moderate);
@@ -292,6 +295,278 @@ func @h(%p: f32[8,16], %q: f32[8,16]) -> (f32[8,16]) {
   EXPECT_EQ(codegen::cacheStats().kernelsCompiled, before + 1);
   auto ins = randomInputs(*other, 9);
   expectClose(runJit(*other, ins)[0], runInterpreter(*other, ins)[0], Cmp::Exact); // NaN payloads may differ
+}
+
+// --- reductions and matmul epilogues -------------------------------------------------------------
+
+/// The JIT of the fused graph `f` against the interpreter on the unfused `g`, on moderate inputs,
+/// within `tol` absolute (accumulations: the interpreter sums in double, the JIT in the dtype).
+void expectFusedClose(const ir::Graph &g, const ir::Graph &f, uint64_t seed, double tol) {
+  auto ins = randomInputs(g, seed, Domain::Moderate);
+  auto jit = runJit(f, ins);
+  auto ref = runInterpreter(g, ins);
+  ASSERT_EQ(jit.size(), ref.size());
+  for (size_t i = 0; i < jit.size(); ++i)
+    expectClose(jit[i], ref[i], Cmp::Accumulated, std::vector<double>(size_t(ref[i].type.numel()), tol));
+  // The interpreter gives the same bits on both forms (same ops, same order per element).
+  expectBitwiseEqual(runInterpreter(f, ins), ref);
+}
+
+/// The kernels of g whose region starts with a matmul / ends in a reduction.
+int regionsStartingWith(const ir::Graph &g, ir::OpKind kind, bool last = false) {
+  int k = 0;
+  for (const auto &n : g.nodes)
+    if (n->region && !n->region->nodes.empty()) {
+      const ir::Node &r = last ? *n->region->nodes.back() : *n->region->nodes.front();
+      k += ir::findOp(r.op)->kind == kind;
+    }
+  return k;
+}
+
+TEST(Fusion, SumOfProductIsOneKernel) {
+  auto g = parseOk(R"(
+func @f(%x: f32[40,30], %y: f32[40,30]) -> (f32[]) {
+  %m = mul(%x, %y) : f32[40,30]
+  %s = sum(%m) : f32[]
+  return %s
+}
+)");
+  auto f = fused(*g, 1);
+  ASSERT_EQ(ops(*f), (std::vector<std::string>{"kernel"})) << ir::print(*f);
+  EXPECT_EQ(ops(*f->nodes[0]->region), (std::vector<std::string>{"mul", "sum"}));
+  EXPECT_EQ(f->nodes[0]->result->type.str(), "f32[]");
+  EXPECT_EQ(passes::explainFusion(*g), "");
+  for (uint64_t seed : {1u, 2u}) expectFusedClose(*g, *f, seed, 1200 * 4 * 1e-6);
+}
+
+TEST(Fusion, ReductionsFuseOverEveryAxisLayout) {
+  // Horizontal (innermost axis reduced), vertical (outer axis reduced), both, keepdim, mean's
+  // division, max/min, and broadcast operands of the reduced nest.
+  const char *texts[] = {
+      R"(func @f(%a: f32[16,10], %b: f32[10]) -> (f32[16]) {
+  %two = const() {value=2.0} : f32[]
+  %d = sub(%a, %b) : f32[16,10]
+  %p = pow(%d, %two) : f32[16,10]
+  %m = mean(%p) {axes=[1]} : f32[16]
+  return %m
+})",
+      R"(func @f(%a: f32[6,7,9], %c: f32[7,1]) -> (f32[1,7,9]) {
+  %e = exp(%a) : f32[6,7,9]
+  %m = mul(%e, %c) : f32[6,7,9]
+  %r = max(%m) {axes=[0], keepdim=true} : f32[1,7,9]
+  return %r
+})",
+      R"(func @f(%a: f32[5,8,3], %b: f32[5,8,3]) -> (f32[8]) {
+  %m = minimum(%a, %b) : f32[5,8,3]
+  %n = neg(%m) : f32[5,8,3]
+  %r = min(%n) {axes=[0, 2]} : f32[8]
+  return %r
+})",
+      R"(func @f(%a: f32[33], %b: f32[]) -> (f32[1]) {
+  %m = add(%a, %b) : f32[33]
+  %s = sigmoid(%m) : f32[33]
+  %r = sum(%s) {keepdim=true} : f32[1]
+  return %r
+})",
+  };
+  for (const char *text : texts) {
+    auto g = parseOk(text);
+    SCOPED_TRACE(ir::print(*g));
+    auto f = fused(*g, 1);
+    ASSERT_EQ(ops(*f), (std::vector<std::string>{"kernel"})) << ir::print(*f);
+    EXPECT_EQ(regionsStartingWith(*f, ir::OpKind::Reduce, /*last=*/true), 1) << ir::print(*f);
+    for (uint64_t seed : {3u, 4u}) expectFusedClose(*g, *f, seed, 400 * 1e-6);
+  }
+}
+
+TEST(Fusion, IntegerSumOfProductsWrapsLikeTheInterpreter) {
+  auto g = parseOk(R"(
+func @f(%a: i64[9,70], %b: i64[70]) -> (i64[9]) {
+  %m = mul(%a, %b) : i64[9,70]
+  %s = sum(%m) {axes=[1]} : i64[9]
+  return %s
+}
+)");
+  auto f = fused(*g, 1);
+  for (uint64_t seed : {5u, 6u}) {
+    auto ins = randomInputs(*g, seed, Domain::General); // some huge values: products and sums wrap
+    expectBitwiseEqual(runJit(*f, ins), runInterpreter(*g, ins));
+  }
+}
+
+TEST(Fusion, ZeroSizeReductionKernels) {
+  auto g = parseOk(R"(
+func @f(%a: f32[0,4], %b: f32[4]) -> (f32[4], f32[0], f32[]) {
+  %m = mul(%a, %b) : f32[0,4]
+  %s = sum(%m) {axes=[0]} : f32[4]
+  %e = exp(%a) : f32[0,4]
+  %x = max(%e) {axes=[1]} : f32[0]
+  %n = neg(%a) : f32[0,4]
+  %r = mean(%n) : f32[]
+  return %s, %x, %r
+}
+)");
+  auto f = fused(*g, 3);
+  auto ins = randomInputs(*g, 1);
+  expectBitwiseEqual(runJit(*f, ins), runInterpreter(*g, ins)); // zeros, nothing, NaN
+}
+
+TEST(Fusion, ReductionConsumersAndSharedOperandsStayOutside) {
+  // exp(x - max(x)): the max's consumer is not fused into it; the sum fuses with exp(sub) since
+  // exp has no other use; the log + add after the sum are a kernel of their own.
+  auto g = parseOk(R"(
+func @f(%x: f32[4,10]) -> (f32[4,1]) {
+  %m = max(%x) {axes=[1], keepdim=true} : f32[4,1]
+  %d = sub(%x, %m) : f32[4,10]
+  %e = exp(%d) : f32[4,10]
+  %s = sum(%e) {axes=[1], keepdim=true} : f32[4,1]
+  %l = log(%s) : f32[4,1]
+  %r = add(%l, %m) : f32[4,1]
+  return %r
+}
+)");
+  auto f = fused(*g, 2);
+  EXPECT_EQ(ops(*f), (std::vector<std::string>{"max", "kernel", "kernel"})) << ir::print(*f);
+  EXPECT_EQ(ops(*f->nodes[1]->region), (std::vector<std::string>{"sub", "exp", "sum"}));
+  EXPECT_EQ(ops(*f->nodes[2]->region), (std::vector<std::string>{"log", "add"}));
+  std::string why = passes::explainFusion(*g);
+  EXPECT_NE(why.find("%m -> %d: %m = max: a reduction ends its kernel (fusing its consumer would recompute the max for "
+                     "every element)"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("%s -> %l: %s = sum: a reduction ends its kernel"), std::string::npos) << why;
+  EXPECT_NE(why.find("%m -> %r: %m = max: a reduction ends its kernel"), std::string::npos) << why;
+  for (uint64_t seed : {7u, 8u}) expectFusedClose(*g, *f, seed, 1e-5);
+}
+
+const char *kEpilogues = R"(
+func @f(%x: f32[3,13,20], %w: f32[20,37], %b: f32[37], %v: f32[9,9]) -> (f32[3,13,37], f32[9,9]) {
+  %half = const() {value=0.5} : f32[]
+  %mm = matmul(%x, %w) : f32[3,13,37]
+  %s = add(%mm, %b) : f32[3,13,37]
+  %g = sigmoid(%s) : f32[3,13,37]
+  %r = mul(%g, %half) : f32[3,13,37]
+  %sq = matmul(%v, %v) : f32[9,9]
+  %t = add(%sq, %v) : f32[9,9]
+  %u = tanh(%t) : f32[9,9]
+  return %r, %u
+}
+)";
+
+TEST(Fusion, MatmulEpiloguesAreOneKernelEach) {
+  // Batched with a bias row, sigmoid and a scale; and a square matmul whose operand is read by
+  // its epilogue too (x @ x + x). Edge tiles: 13 rows, 37 and 9 columns.
+  auto g = parseOk(kEpilogues);
+  auto f = fused(*g, 2);
+  EXPECT_EQ(ops(*f), (std::vector<std::string>{"kernel", "kernel"})) << ir::print(*f);
+  EXPECT_EQ(ops(*f->nodes[0]->region), (std::vector<std::string>{"matmul", "add", "sigmoid", "const", "mul"}));
+  EXPECT_EQ(ops(*f->nodes[1]->region), (std::vector<std::string>{"matmul", "add", "tanh"}));
+  EXPECT_EQ(f->nodes[1]->operands, (std::vector<ir::Value *>{f->inputs[3]}));
+  EXPECT_EQ(passes::explainFusion(*g), "");
+  for (uint64_t seed : {9u, 10u}) expectFusedClose(*g, *f, seed, 20 * 4 * 1e-6);
+}
+
+TEST(Fusion, MatmulEpilogueMatchesTheUnfusedGemmBitForBitOnIeeeOps) {
+  // relu(x @ w + b) * c: only IEEE ops after the dot product, so the fused kernel stores exactly
+  // what the unfused matmul + elementwise kernels store.
+  auto g = parseOk(R"(
+func @f(%x: f32[33,64], %w: f32[64,50], %b: f32[50], %c: f32[33,1]) -> (f32[33,50]) {
+  %mm = matmul(%x, %w) : f32[33,50]
+  %s = add(%mm, %b) : f32[33,50]
+  %r = relu(%s) : f32[33,50]
+  %o = mul(%r, %c) : f32[33,50]
+  return %o
+}
+)");
+  auto f = fused(*g, 1);
+  for (uint64_t seed : {11u, 12u}) {
+    auto ins = randomInputs(*g, seed, Domain::Moderate);
+    expectBitwiseEqual(runJit(*f, ins), runJit(*g, ins));
+  }
+}
+
+TEST(Fusion, MatmulIsNeverComputedTwice) {
+  auto g = parseOk(R"(
+func @f(%x: f32[8,16], %w: f32[16,4], %z: f32[2,8,4], %i: i64[8,16], %j: i64[16,4]) -> (f32[8,4], f32[8,4], f32[8,4], f32[2,8,4], bool[8,4]) {
+  %mm = matmul(%x, %w) : f32[8,4]
+  %r = relu(%mm) : f32[8,4]
+  %t = tanh(%mm) : f32[8,4]
+  %m2 = matmul(%x, %w) : f32[8,4]
+  %n2 = neg(%m2) : f32[8,4]
+  %m3 = matmul(%x, %w) : f32[8,4]
+  %b3 = add(%m3, %z) : f32[2,8,4]
+  %m4 = matmul(%i, %j) : i64[8,4]
+  %z4 = const() {dtype="i64", value=0} : i64[]
+  %c4 = gt(%m4, %z4) : bool[8,4]
+  return %r, %t, %m2, %b3, %c4
+}
+)");
+  auto f = fused(*g, 0);
+  EXPECT_TRUE(f->equals(*g)) << ir::print(*f);
+  std::string why = passes::explainFusion(*g);
+  EXPECT_NE(why.find("%mm -> %r: %mm has 1 use outside the group (the matmul would be computed twice)"), std::string::npos) << why;
+  EXPECT_NE(why.find("%mm -> %t: %mm has 1 use outside the group (the matmul would be computed twice)"), std::string::npos) << why;
+  EXPECT_NE(why.find("%m2 -> %n2: %m2 is a graph output (it is stored as it is)"), std::string::npos) << why;
+  EXPECT_NE(why.find("%m3 -> %b3: the group's result f32[2,8,4] is not the matmul's type f32[8,4]"), std::string::npos) << why;
+  EXPECT_NE(why.find("%m4 -> %c4: the group's result bool[8,4] is not the matmul's type i64[8,4]"), std::string::npos) << why;
+}
+
+TEST(Fusion, OneMatmulPerKernelAndItsOperandsStayMaterialized) {
+  // add(a @ b, c @ d): one matmul heads the kernel, the other stays a node. relu(x) feeds both
+  // the matmul and its epilogue: it is materialized (a kernel of its own), not fused after it.
+  auto g = parseOk(R"(
+func @f(%a: f32[6,5], %b: f32[5,7], %c: f32[6,3], %d: f32[3,7], %x: f32[7,7]) -> (f32[6,7], f32[7,7]) {
+  %p = matmul(%a, %b) : f32[6,7]
+  %q = matmul(%c, %d) : f32[6,7]
+  %s = add(%p, %q) : f32[6,7]
+  %rx = relu(%x) : f32[7,7]
+  %e = exp(%rx) : f32[7,7]
+  %mm = matmul(%e, %x) : f32[7,7]
+  %o = sub(%mm, %e) : f32[7,7]
+  return %s, %o
+}
+)");
+  auto f = fused(*g, 3);
+  EXPECT_EQ(ops(*f), (std::vector<std::string>{"matmul", "kernel", "kernel", "kernel"})) << ir::print(*f);
+  EXPECT_EQ(ops(*f->nodes[1]->region), (std::vector<std::string>{"matmul", "add"}));
+  EXPECT_EQ(ops(*f->nodes[2]->region), (std::vector<std::string>{"relu", "exp"}));
+  EXPECT_EQ(ops(*f->nodes[3]->region), (std::vector<std::string>{"matmul", "sub"}));
+  std::string why = passes::explainFusion(*g);
+  EXPECT_NE(why.find("%e -> %o: %e is an operand of the group's matmul %mm (matmul operands are materialized)"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("%q -> %s: the group already holds matmul %p (one matmul per kernel)"), std::string::npos) << why;
+  for (uint64_t seed : {13u, 14u}) expectFusedClose(*g, *f, seed, 10 * 20 * 1e-6);
+}
+
+TEST(Fusion, MlpTrainingStepHasFewKernelsAndMatchesTheInterpreter) {
+  auto g = mlp_step::trainingStep(16);
+  int matmuls = 0;
+  for (const auto &n : g->nodes) matmuls += n->op == "matmul";
+  int kernels = passes::fusion(*g->clone());
+  auto f = fused(*g, kernels);
+  int nodes = 0, fusedMatmuls = 0, fusedReductions = 0;
+  for (const auto &n : f->nodes) nodes += n->op != "const";
+  fusedMatmuls = regionsStartingWith(*f, ir::OpKind::MatMul);
+  fusedReductions = regionsStartingWith(*f, ir::OpKind::Reduce, /*last=*/true);
+  // Forward: 2 matmul epilogues; the loss chain's reductions take their producers.
+  EXPECT_GE(fusedMatmuls, 2) << ir::print(*f);
+  EXPECT_GE(fusedReductions, 3) << ir::print(*f);
+  // Documented in docs/passes.md: 30 nodes for 5 matmuls, all five fused with an epilogue (the
+  // forward bias/relu, the backward relu mask, the two weight updates), 11 other fused kernels,
+  // 7 layout nodes (reshape, transpose), and 7 nodes with several readers (max, sub, exp, and
+  // 4 sums of values that have other readers), materialized rather than computed twice.
+  EXPECT_EQ(matmuls, 5);
+  EXPECT_EQ(fusedMatmuls, 5) << ir::print(*f);
+  EXPECT_LE(nodes, 30) << ir::print(*f);
+  auto ins = randomInputs(*g, 15, Domain::Moderate);
+  for (auto &a : ins)
+    if (a.type.shape.empty()) a.data<float>()[0] = 1.0f; // d_loss
+  auto jit = runJit(*f, ins);
+  auto ref = runInterpreter(*g, ins);
+  ASSERT_EQ(jit.size(), ref.size());
+  for (size_t i = 0; i < jit.size(); ++i)
+    expectClose(jit[i], ref[i], Cmp::Accumulated, std::vector<double>(size_t(ref[i].type.numel()), 2e-3));
 }
 
 } // namespace

@@ -4,7 +4,7 @@ binary_cross_entropy, binary_cross_entropy_with_logits, with PyTorch's arguments
 Numerical stability: cross_entropy goes through log_softmax (shifted by the max);
 binary_cross_entropy clamps each log at -100 as PyTorch does, computing the log of a safe
 argument so that the clamped branch has a zero (not NaN) gradient; the logits form uses
-log_sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)), which never overflows.
+log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), which never overflows.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _check_tensor(x, fn: str, arg: str) -> None:
 
 def _check_float(x: Tensor, fn: str, arg: str) -> None:
     if not x.is_floating_point():
-        raise TypeError(f"{fn}(): {arg} must be a float tensor, got {x.dtype}")
+        raise _C.TypeError(f"{fn}(): {arg} must be a float tensor, got {x.dtype}")
 
 
 def _size_warning(fn: str, input: Tensor, target: Tensor) -> None:
@@ -97,12 +97,12 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
 def _class_targets(fn: str, input: Tensor, target: Tensor) -> None:
     """Checks the (N, C, d1, ...) / (N, d1, ...) layout, or the unbatched (C,) / () one."""
     if target.dtype != _C.int64:
-        raise TypeError(f"{fn}(): class-index target must be int64, got {target.dtype}")
+        raise _C.TypeError(f"{fn}(): class-index target must be int64, got {target.dtype}")
     if input.dim() == 0:
-        raise ValueError(f"{fn}(): input must have at least 1 dimension (the classes), got a 0-d tensor")
+        raise _C.ValueError(f"{fn}(): input must have at least 1 dimension (the classes), got a 0-d tensor")
     if input.dim() == 1:
         if target.dim() != 0:
-            raise ValueError(
+            raise _C.ValueError(
                 f"{fn}(): for an unbatched input of shape {tuple(input.shape)} the target must be 0-d, "
                 f"got shape {tuple(target.shape)}"
             )
@@ -112,7 +112,7 @@ def _class_targets(fn: str, input: Tensor, target: Tensor) -> None:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({got}).")
     expected = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
-        raise ValueError(
+        raise _C.ValueError(
             f"{fn}(): expected target size {list(expected)} for input of shape {list(input.shape)}, "
             f"got {list(target.shape)}"
         )
@@ -123,7 +123,7 @@ def _pick(fn: str, logp: Tensor, target: Tensor, ignore_index: int) -> tuple[Ten
     n_classes = logp.shape[1]
     valid = target != ignore_index
     safe = _C.where(valid, target, 0)
-    if safe.numel() > 0:
+    if safe.numel() > 0 and not _C._is_tracing():  # values are checked when they exist
         lo, hi = int(safe.min().item()), int(safe.max().item())
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
@@ -162,7 +162,7 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int)
 def _check_weight(weight: Tensor, input: Tensor) -> None:
     _check_tensor(weight, "loss", "weight")
     if weight.dim() != 1 or weight.shape[0] != input.shape[1]:
-        raise ValueError(
+        raise _C.ValueError(
             f"weight tensor should be defined either for all {input.shape[1]} classes or no classes but got "
             f"weight tensor of shape: {list(weight.shape)}"
         )
@@ -188,16 +188,16 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _check_reduction(reduction)
     _check_float(input, "cross_entropy", "input")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise _C.ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input.dim() == 0:
-        raise ValueError("cross_entropy(): input must have at least 1 dimension (the classes), got a 0-d tensor")
+        raise _C.ValueError("cross_entropy(): input must have at least 1 dimension (the classes), got a 0-d tensor")
     class_dim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[class_dim]
     logp = input.log_softmax(class_dim)
 
     if target.is_floating_point():  # class probabilities
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(
+            raise _C.ValueError(
                 f"cross_entropy(): a probability target must have the input's shape {list(input.shape)}, "
                 f"got {list(target.shape)}"
             )
@@ -206,7 +206,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         prod = logp * target
         if weight is not None:
             if weight.dim() != 1 or weight.shape[0] != n_classes:
-                raise ValueError(
+                raise _C.ValueError(
                     f"weight tensor should be defined either for all {n_classes} classes or no classes but got "
                     f"weight tensor of shape: {list(weight.shape)}"
                 )
@@ -266,7 +266,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
             f"Using a target size ({_size(target)}) that is different to the input size ({_size(input)}) is "
             "deprecated. Please ensure they have the same size."
         )
-    if input.numel() > 0:
+    if input.numel() > 0 and not _C._is_tracing():  # values are checked when they exist
         lo, hi = float(input.min().item()), float(input.max().item())
         if not (lo >= 0.0 and hi <= 1.0):
             raise RuntimeError(
@@ -288,10 +288,22 @@ def _clamped_log(x: Tensor) -> Tensor:
     return _C.where(positive, safe.log(), -100.0).clamp(-100.0, None)
 
 
+def _log1p(y: Tensor) -> Tensor:
+    """log(1 + y) for y >= 0 that keeps y below the dtype's epsilon (there is no log1p op):
+    with u = 1 + y rounded, log(u) * y / (u - 1) cancels the rounding of u (Goldberg's trick),
+    and where u rounds to 1 the value is y itself. The division never sees a zero, so the
+    branch not taken has a finite gradient."""
+    u = 1.0 + y
+    d = u - 1.0
+    tiny = d == 0
+    return _C.where(tiny, y, u.log() * (y / _C.where(tiny, 1.0, d)))
+
+
 def log_sigmoid(input: Tensor) -> Tensor:
-    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), overflow-free."""
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): never overflows, and keeps the tiny
+    -exp(-x) of a large positive x."""
     _check_tensor(input, "logsigmoid", "input")
-    return _C.minimum(input, 0.0) - (1.0 + (-input.abs()).exp()).log()
+    return _C.minimum(input, 0.0) - _log1p((-input.abs()).exp())
 
 
 logsigmoid = log_sigmoid

@@ -27,10 +27,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     _check_tensor(input, "linear")
     _check_tensor(weight, "linear", "weight")
     if weight.dim() != 2:
-        raise ValueError(f"linear(): weight must be 2-D [out_features, in_features], got shape {tuple(weight.shape)}")
-    if input.dim() == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear(): input has {input.shape[-1] if input.dim() else 0} features in its last dim but weight "
+        raise _C.ValueError(f"linear(): weight must be 2-D [out_features, in_features], got shape {tuple(weight.shape)}")
+    if input.dim() == 0:
+        raise _C.ValueError(f"both arguments to linear need to be at least 1D, but they are 0D and {weight.dim()}D")
+    if input.shape[-1] != weight.shape[1]:
+        raise _C.ValueError(
+            f"linear(): input has {input.shape[-1]} features in its last dim but weight "
             f"expects {weight.shape[1]} (input shape {tuple(input.shape)}, weight shape {tuple(weight.shape)})"
         )
     out = input.matmul(weight.t())
@@ -132,7 +134,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * 0.7978845608028654
         return input * 0.5 * (1.0 + inner.tanh())
-    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+    raise _C.ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def _softmax_dim(ndim: int) -> int:
@@ -172,11 +174,11 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     _check_tensor(input, "embedding")
     _check_tensor(weight, "embedding", "weight")
     if input.dtype != _C.int64:
-        raise TypeError(f"embedding(): indices must be int64, got {input.dtype}")
+        raise _C.TypeError(f"embedding(): indices must be int64, got {input.dtype}")
     if weight.dim() != 2:
-        raise ValueError(f"embedding(): weight must be 2-D [num_embeddings, embedding_dim], got {tuple(weight.shape)}")
+        raise _C.ValueError(f"embedding(): weight must be 2-D [num_embeddings, embedding_dim], got {tuple(weight.shape)}")
     n = weight.shape[0]
-    if input.numel() > 0:
+    if input.numel() > 0 and not _C._is_tracing():  # values are checked when they exist
         lo, hi = int(input.min().item()), int(input.max().item())
         if lo < 0 or hi >= n:
             bad = lo if lo < 0 else hi

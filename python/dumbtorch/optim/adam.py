@@ -71,7 +71,12 @@ class Adam(Optimizer):
                 _lerp_(exp_avg, grad, 1 - beta1)
                 exp_avg_sq.mul_(beta2)
                 exp_avg_sq.add_(grad * (1 - beta2) * grad)
-                step = step_t.item()
+                if _C._is_tracing():
+                    # The step count is state: in a compiled step the corrections are tensor math
+                    # (in f64, like Python floats), so one trace serves every step.
+                    step = step_t.to(_C.float64)
+                else:
+                    step = step_t.item()
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
                 step_size = lr / bias_correction1

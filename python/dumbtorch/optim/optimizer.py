@@ -37,6 +37,8 @@ def _no_grad_step(step: Callable) -> Callable:
     """Runs an optimizer's step() with grad mode off (and returns the closure's loss)."""
 
     def wrapper(self, *args, **kwargs):
+        if _C._is_tracing():
+            self._guard_hyperparameters()
         with _NoGrad():
             return step(self, *args, **kwargs)
 
@@ -102,6 +104,16 @@ class Optimizer:
         if not existing.isdisjoint(ids):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+
+    def _guard_hyperparameters(self) -> None:
+        """Inside dt.compile's trace: the hyperparameters read now are baked into the compiled
+        step, so a change of any (an lr scheduler, a manual edit) must retrace."""
+        from ..compiler import guard
+
+        for i, group in enumerate(self.param_groups):
+            guard(lambda g=group: {k: v for k, v in g.items() if k != "params"},
+                  f"{type(self).__name__}.param_groups[{i}] hyperparameters")
+            guard(lambda g=group: [id(p) for p in g["params"]], f"{type(self).__name__}.param_groups[{i}] params")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients: to None (default), or to zeros in place."""

@@ -31,8 +31,10 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"Linear(): {name} must be a non-negative int, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"Linear(): {name} must be an int, got {v!r} ({type(v).__name__})")
+            if v < 0:  # a ValueError that is also PyTorch's RuntimeError
+                raise _C.ValueError(f"Linear(): {name} must be non-negative, got {v}")
         self.in_features = in_features
         self.out_features = out_features
         dtype = _C.float32 if dtype is None else dtype

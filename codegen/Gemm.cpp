@@ -1,0 +1,447 @@
+// The generated GEMM (interface and algorithm in codegen/Gemm.h): loops jc (N blocks of NC) >
+// pc (K blocks of KC: pack B) > ir (MR rows of A) > jr (NR-wide B panels) > the micro-kernel, an
+// MR x NR tile of vector accumulators over kc steps; then the tile is added to C (after the first
+// K block), passed through the epilogue (after the last) and stored.
+#include "codegen/Gemm.h"
+
+#include "ir/Error.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+extern "C" void *dt_gemm_scratch(int64_t bytes) {
+  struct Free {
+    void operator()(void *p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, Free> buf;
+  thread_local int64_t cap = 0;
+  if (bytes > cap) {
+    int64_t want = (std::max<int64_t>(bytes, 1) + 63) / 64 * 64;
+    buf.reset(std::aligned_alloc(64, size_t(want)));
+    if (!buf) {
+      std::fprintf(stderr, "dumbtorch: cannot allocate %lld bytes of GEMM scratch\n", static_cast<long long>(want));
+      std::abort();
+    }
+    cap = want;
+  }
+  return buf.get();
+}
+
+namespace dt::codegen {
+
+namespace {
+
+/// The register tile and cache blocks of one dtype.
+struct GemmShape {
+  unsigned lanes; ///< elements per vector
+  unsigned nv;    ///< vectors per tile row (NR = lanes * nv)
+  unsigned mr;    ///< tile rows
+  int64_t kc;     ///< K block (rows of a packed B panel)
+  int64_t nc;     ///< N block (columns packed at once; a multiple of NR)
+  unsigned nr() const { return lanes * nv; }
+};
+
+GemmShape gemmShape(ir::DType t) {
+  switch (t) {
+  case ir::DType::F32: return {16, 2, 8, 256, 512};
+  case ir::DType::F64: return {8, 2, 8, 128, 512};
+  case ir::DType::I64: return {8, 2, 4, 128, 512};
+  case ir::DType::Bool: break;
+  }
+  throw ValueError(fmt("codegen: matmul expected an f32, f64 or i64 operand, given ", ir::dtypeName(t)));
+}
+
+/// Emission state of one GEMM.
+struct GemmEmitter {
+  KernelBuilder &kb;
+  const GemmSpec &s;
+  GemmShape g;
+  llvm::IRBuilder<> &b;
+  llvm::Type *elemTy;
+  llvm::VectorType *vecTy;
+  bool fp;
+
+  GemmEmitter(KernelBuilder &kb, const GemmSpec &s)
+      : kb(kb), s(s), g(gemmShape(s.dtype)), b(kb.b), elemTy(kb.elemType(s.dtype)),
+        vecTy(llvm::FixedVectorType::get(elemTy, g.lanes)), fp(ir::isFloat(s.dtype)) {}
+
+  llvm::Value *i64(int64_t v) const { return b.getInt64(uint64_t(v)); }
+  llvm::Value *minI(llvm::Value *x, llvm::Value *y) { return b.CreateSelect(b.CreateICmpSLT(x, y), x, y); }
+  llvm::Value *ceilDiv(llvm::Value *x, int64_t d) { return b.CreateUDiv(b.CreateAdd(x, i64(d - 1)), i64(d)); }
+  llvm::Value *gep(llvm::Value *p, llvm::Value *idx) { return b.CreateInBoundsGEP(elemTy, p, idx); }
+  llvm::Value *gep(llvm::Value *p, int64_t idx) { return gep(p, i64(idx)); }
+  llvm::Align elemAlign() const { return llvm::Align(ir::dtypeSize(s.dtype)); }
+  llvm::Value *add(llvm::Value *x, llvm::Value *y) { return fp ? b.CreateFAdd(x, y) : b.CreateAdd(x, y); }
+  static bool isTrue(llvm::Value *v) {
+    auto *c = llvm::dyn_cast<llvm::ConstantInt>(v);
+    return c && c->isOne();
+  }
+  static bool divides(int64_t d, llvm::Value *v) {
+    auto *c = llvm::dyn_cast<llvm::ConstantInt>(v);
+    return c && c->getSExtValue() % d == 0;
+  }
+
+  /// if (cond) then(); else otherwise(); the builder ends after both.
+  void emitIf(llvm::Value *cond, const std::function<void()> &then, const std::function<void()> &otherwise = {}) {
+    llvm::Function *fn = b.GetInsertBlock()->getParent();
+    auto *thenBB = llvm::BasicBlock::Create(b.getContext(), "gemm.then", fn);
+    auto *elseBB = llvm::BasicBlock::Create(b.getContext(), "gemm.else", fn);
+    auto *done = llvm::BasicBlock::Create(b.getContext(), "gemm.endif", fn);
+    b.CreateCondBr(cond, thenBB, elseBB);
+    b.SetInsertPoint(thenBB);
+    then();
+    b.CreateBr(done);
+    b.SetInsertPoint(elseBB);
+    if (otherwise) otherwise();
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+  }
+
+  /// `vals` unchanged when `first`, else each plus the value loaded by load(i) (C's old value).
+  std::vector<llvm::Value *> addOldC(llvm::Value *first, const std::vector<llvm::Value *> &vals,
+                                     const std::function<llvm::Value *(size_t)> &load) {
+    if (isTrue(first)) return vals; // one K block (static K <= KC): no control flow to emit
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    llvm::Function *fn = pre->getParent();
+    auto *addBB = llvm::BasicBlock::Create(b.getContext(), "gemm.addc", fn);
+    auto *done = llvm::BasicBlock::Create(b.getContext(), "gemm.addc.done", fn);
+    b.CreateCondBr(first, done, addBB);
+    b.SetInsertPoint(addBB);
+    std::vector<llvm::Value *> sums;
+    for (size_t i = 0; i < vals.size(); ++i) sums.push_back(add(vals[i], load(i)));
+    llvm::BasicBlock *addEnd = b.GetInsertBlock();
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+    std::vector<llvm::Value *> out;
+    for (size_t i = 0; i < vals.size(); ++i) {
+      llvm::PHINode *phi = b.CreatePHI(vals[i]->getType(), 2);
+      phi->addIncoming(vals[i], pre);
+      phi->addIncoming(sums[i], addEnd);
+      out.push_back(phi);
+    }
+    return out;
+  }
+
+  /// Stores `vals` with store(i, v), through the epilogue (epi(i, v)) when `last`.
+  void storeOut(llvm::Value *last, const std::vector<llvm::Value *> &vals,
+                const std::function<llvm::Value *(size_t, llvm::Value *)> &epi,
+                const std::function<void(size_t, llvm::Value *)> &store) {
+    auto plain = [&] {
+      for (size_t i = 0; i < vals.size(); ++i) store(i, vals[i]);
+    };
+    if (!s.epilogue) return plain();
+    if (isTrue(last)) {
+      for (size_t i = 0; i < vals.size(); ++i) store(i, epi(i, vals[i]));
+      return;
+    }
+    emitIf(last, [&] {
+      for (size_t i = 0; i < vals.size(); ++i) store(i, epi(i, vals[i]));
+    }, plain);
+  }
+
+  /// Packs B[p0 : p0+kc, j0 : j0+nc] into NR-wide panels at `bp`: panel q holds columns
+  /// j0+q*NR.., row p at bp[q*kc*NR + p*NR + c], zero past N.
+  void packB(llvm::Value *bp, llvm::Value *p0, llvm::Value *kc, llvm::Value *j0, llvm::Value *npanels) {
+    const unsigned nr = g.nr();
+    llvm::Type *rowTy = llvm::FixedVectorType::get(elemTy, nr);
+    emitLoop(b, npanels, [&](llvm::Value *q) {
+      llvm::Value *jq = b.CreateAdd(j0, b.CreateMul(q, i64(nr)));
+      llvm::Value *width = minI(i64(nr), b.CreateSub(s.n, jq));
+      llvm::Value *dst = gep(bp, b.CreateMul(q, b.CreateMul(kc, i64(nr))));
+      llvm::Value *src = gep(s.b.ptr, b.CreateAdd(b.CreateMul(p0, s.b.rowStride), b.CreateMul(jq, s.b.colStride)));
+      llvm::Value *rowsContiguous = b.CreateAnd(b.CreateICmpEQ(s.b.colStride, i64(1)), b.CreateICmpEQ(width, i64(nr)));
+      emitIf(rowsContiguous, [&] {
+        // One NR-wide row per step.
+        emitLoop(b, kc, [&](llvm::Value *p) {
+          llvm::Value *row = b.CreateAlignedLoad(rowTy, gep(src, b.CreateMul(p, s.b.rowStride)), elemAlign());
+          b.CreateAlignedStore(row, gep(dst, b.CreateMul(p, i64(nr))), llvm::Align(64));
+        }, "gemm.packrow");
+      }, [&] {
+        // Column by column: reads along K, which is contiguous for a transposed B.
+        emitLoop(b, i64(nr), [&](llvm::Value *c) {
+          emitIf(b.CreateICmpSLT(c, width), [&] {
+            llvm::Value *col = gep(src, b.CreateMul(c, s.b.colStride));
+            emitLoop(b, kc, [&](llvm::Value *p) {
+              llvm::Value *x = b.CreateAlignedLoad(elemTy, gep(col, b.CreateMul(p, s.b.rowStride)), elemAlign());
+              b.CreateAlignedStore(x, gep(dst, b.CreateAdd(b.CreateMul(p, i64(nr)), c)), elemAlign());
+            }, "gemm.packcol");
+          }, [&] {
+            emitLoop(b, kc, [&](llvm::Value *p) {
+              b.CreateAlignedStore(llvm::Constant::getNullValue(elemTy), gep(dst, b.CreateAdd(b.CreateMul(p, i64(nr)), c)),
+                                   elemAlign());
+            }, "gemm.packzero");
+          });
+        }, "gemm.packc");
+      });
+    }, "gemm.packpanel");
+  }
+
+  /// The micro-kernel: MR x nv accumulators over kc steps; aRow[r] points at A(row r, p0), the
+  /// panel at packed B. Returns acc[r * nv + v].
+  std::vector<llvm::Value *> microKernel(const std::vector<llvm::Value *> &aRow, llvm::Value *panel, llvm::Value *kc) {
+    const unsigned nacc = g.mr * g.nv;
+    llvm::Function *fn = b.GetInsertBlock()->getParent();
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    auto *head = llvm::BasicBlock::Create(b.getContext(), "gemm.k.head", fn);
+    auto *body = llvm::BasicBlock::Create(b.getContext(), "gemm.k.body", fn);
+    auto *exit = llvm::BasicBlock::Create(b.getContext(), "gemm.k.exit", fn);
+    b.CreateBr(head);
+    b.SetInsertPoint(head);
+    llvm::PHINode *p = b.CreatePHI(b.getInt64Ty(), 2, "gemm.p");
+    p->addIncoming(i64(0), pre);
+    std::vector<llvm::PHINode *> acc;
+    for (unsigned i = 0; i < nacc; ++i) {
+      acc.push_back(b.CreatePHI(vecTy, 2, "gemm.acc"));
+      acc.back()->addIncoming(llvm::Constant::getNullValue(vecTy), pre);
+    }
+    b.CreateCondBr(b.CreateICmpSLT(p, kc), body, exit);
+
+    b.SetInsertPoint(body);
+    llvm::Value *bRow = gep(panel, b.CreateMul(p, i64(g.nr())));
+    std::vector<llvm::Value *> bv;
+    for (unsigned v = 0; v < g.nv; ++v)
+      bv.push_back(b.CreateAlignedLoad(vecTy, gep(bRow, int64_t(v * g.lanes)), llvm::Align(64)));
+    llvm::Value *aOff = b.CreateMul(p, s.a.colStride);
+    std::vector<llvm::Value *> next(nacc);
+    for (unsigned r = 0; r < g.mr; ++r) {
+      llvm::Value *ar = b.CreateAlignedLoad(elemTy, gep(aRow[r], aOff), elemAlign());
+      llvm::Value *splat = b.CreateVectorSplat(g.lanes, ar);
+      for (unsigned v = 0; v < g.nv; ++v) {
+        llvm::Value *a = acc[r * g.nv + v];
+        next[r * g.nv + v] = fp ? b.CreateIntrinsic(llvm::Intrinsic::fma, {vecTy}, {splat, bv[v], a})
+                                : b.CreateAdd(a, b.CreateMul(splat, bv[v]));
+      }
+    }
+    llvm::Value *pNext = b.CreateAdd(p, i64(1), "", true, true);
+    llvm::BasicBlock *latch = b.GetInsertBlock();
+    b.CreateBr(head);
+    p->addIncoming(pNext, latch);
+    for (unsigned i = 0; i < nacc; ++i) acc[i]->addIncoming(next[i], latch);
+    b.SetInsertPoint(exit);
+    return {acc.begin(), acc.end()};
+  }
+
+  /// Adds (unless `first`) and stores the tile at C(i0, jq), through the epilogue when `last`.
+  void storeTile(const std::vector<llvm::Value *> &acc, llvm::Value *tile, llvm::Value *i0, llvm::Value *jq,
+                 llvm::Value *first, llvm::Value *last) {
+    const unsigned nr = g.nr();
+    auto fullTile = [&] {
+      std::vector<llvm::Value *> ptrs, rows, cols;
+      for (unsigned r = 0; r < g.mr; ++r)
+        for (unsigned v = 0; v < g.nv; ++v) {
+          rows.push_back(b.CreateAdd(i0, i64(r)));
+          cols.push_back(b.CreateAdd(jq, i64(v * g.lanes)));
+          ptrs.push_back(gep(s.c, b.CreateAdd(b.CreateMul(rows.back(), s.ldc), cols.back())));
+        }
+      std::vector<llvm::Value *> vals = addOldC(first, acc, [&](size_t i) {
+        return b.CreateAlignedLoad(vecTy, ptrs[i], elemAlign());
+      });
+      storeOut(last, vals, [&](size_t i, llvm::Value *x) { return s.epilogue(b, x, rows[i], cols[i], g.lanes); },
+               [&](size_t i, llvm::Value *x) { b.CreateAlignedStore(x, ptrs[i], elemAlign()); });
+    };
+    // Static sizes that are multiples of the tile have no edge tiles: emit no edge path.
+    if (divides(g.mr, s.m) && divides(nr, s.n)) return fullTile();
+    llvm::Value *full = b.CreateAnd(b.CreateICmpSLE(b.CreateAdd(i0, i64(g.mr)), s.m),
+                                    b.CreateICmpSLE(b.CreateAdd(jq, i64(nr)), s.n));
+    emitIf(full, fullTile, [&] {
+      // Edge tile: spill the accumulators, copy the valid part element by element.
+      for (size_t i = 0; i < acc.size(); ++i) b.CreateAlignedStore(acc[i], gep(tile, int64_t(i * g.lanes)), llvm::Align(64));
+      llvm::Value *mrows = minI(i64(g.mr), b.CreateSub(s.m, i0)), *ncols = minI(i64(nr), b.CreateSub(s.n, jq));
+      emitLoop(b, mrows, [&](llvm::Value *r) {
+        llvm::Value *row = b.CreateAdd(i0, r);
+        emitLoop(b, ncols, [&](llvm::Value *c) {
+          llvm::Value *col = b.CreateAdd(jq, c);
+          llvm::Value *ptr = gep(s.c, b.CreateAdd(b.CreateMul(row, s.ldc), col));
+          llvm::Value *x = b.CreateAlignedLoad(elemTy, gep(tile, b.CreateAdd(b.CreateMul(r, i64(nr)), c)), elemAlign());
+          std::vector<llvm::Value *> vals = addOldC(first, {x}, [&](size_t) { return b.CreateAlignedLoad(elemTy, ptr, elemAlign()); });
+          storeOut(last, vals, [&](size_t, llvm::Value *y) { return s.epilogue(b, y, row, col, 1); },
+                   [&](size_t, llvm::Value *y) { b.CreateAlignedStore(y, ptr, elemAlign()); });
+        }, "gemm.edge.c");
+      }, "gemm.edge.r");
+    });
+  }
+
+  void emit() {
+    const unsigned nr = g.nr();
+    kb.fn->addFnAttr("prefer-vector-width", "512");
+    kb.fn->addFnAttr("min-legal-vector-width", "512");
+    // The edge tile buffer lives in the entry block (one alloca per GEMM).
+    llvm::IRBuilder<> entry(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+    llvm::AllocaInst *tile = entry.CreateAlloca(llvm::ArrayType::get(elemTy, g.mr * nr), nullptr, "gemm.tile");
+    tile->setAlignment(llvm::Align(64));
+
+    llvm::Value *nonEmpty = b.CreateAnd(b.CreateICmpSGT(s.m, i64(0)), b.CreateICmpSGT(s.n, i64(0)));
+    emitIf(nonEmpty, [&] {
+      llvm::FunctionCallee scratchFn = kb.mod.getOrInsertFunction(
+          "dt_gemm_scratch", llvm::FunctionType::get(b.getPtrTy(), {b.getInt64Ty()}, false));
+      llvm::CallInst *bp = b.CreateCall(scratchFn, {i64(g.kc * g.nc * int64_t(ir::dtypeSize(s.dtype)))}, "gemm.bpack");
+      bp->setDoesNotThrow();
+      // At least one K block, so K == 0 still stores (epilogue of) zeros.
+      llvm::Value *kBlocks = b.CreateSelect(b.CreateICmpSGT(s.k, i64(0)), ceilDiv(s.k, g.kc), i64(1));
+      emitLoop(b, ceilDiv(s.n, g.nc), [&](llvm::Value *jb) {
+        llvm::Value *j0 = b.CreateMul(jb, i64(g.nc));
+        llvm::Value *npanels = ceilDiv(minI(i64(g.nc), b.CreateSub(s.n, j0)), nr);
+        emitLoop(b, kBlocks, [&](llvm::Value *pb) {
+          llvm::Value *p0 = b.CreateMul(pb, i64(g.kc));
+          llvm::Value *kc = minI(i64(g.kc), b.CreateSub(s.k, p0));
+          kc = b.CreateSelect(b.CreateICmpSGT(kc, i64(0)), kc, i64(0));
+          // Constants (true) when a static K fits one block, so no add-to-C or branch is emitted.
+          bool oneBlock = llvm::isa<llvm::ConstantInt>(s.k) && llvm::cast<llvm::ConstantInt>(s.k)->getSExtValue() <= g.kc;
+          llvm::Value *first = oneBlock ? b.getTrue() : b.CreateICmpEQ(pb, i64(0));
+          llvm::Value *last = oneBlock ? b.getTrue() : b.CreateICmpEQ(pb, b.CreateSub(kBlocks, i64(1)));
+          packB(bp, p0, kc, j0, npanels);
+          llvm::Value *aCol = b.CreateMul(p0, s.a.colStride);
+          llvm::Value *lastRow = b.CreateSub(s.m, i64(1));
+          emitLoop(b, ceilDiv(s.m, g.mr), [&](llvm::Value *it) {
+            llvm::Value *i0 = b.CreateMul(it, i64(g.mr));
+            // Rows past M repeat row M-1 (valid memory); their results are never stored.
+            std::vector<llvm::Value *> aRow;
+            for (unsigned r = 0; r < g.mr; ++r) {
+              llvm::Value *row = minI(b.CreateAdd(i0, i64(r)), lastRow);
+              aRow.push_back(gep(s.a.ptr, b.CreateAdd(b.CreateMul(row, s.a.rowStride), aCol)));
+            }
+            emitLoop(b, npanels, [&](llvm::Value *q) {
+              llvm::Value *panel = gep(bp, b.CreateMul(q, b.CreateMul(kc, i64(nr))));
+              std::vector<llvm::Value *> acc = microKernel(aRow, panel, kc);
+              storeTile(acc, tile, i0, b.CreateAdd(j0, b.CreateMul(q, i64(nr))), first, last);
+            }, "gemm.jr");
+          }, "gemm.ir");
+        }, "gemm.pc");
+      }, "gemm.jc");
+    });
+  }
+};
+
+} // namespace
+
+namespace {
+
+/// The fields of a GEMM that the outlined row-block function reads from its context struct:
+/// A, B, C, then A's, B's strides, ldc, M, N, K.
+constexpr unsigned kCtxPtrs = 3, kCtxInts = 8;
+
+std::vector<llvm::Value *> ctxInts(const GemmSpec &s) {
+  return {s.a.rowStride, s.a.colStride, s.b.rowStride, s.b.colStride, s.ldc, s.m, s.n, s.k};
+}
+
+/// Emits `void <kernel>.gemm(ctx, begin, end)`: the GEMM of row tiles [begin, end) (MR rows
+/// each), i.e. rows [begin*MR, min(end*MR, M)), with the same loops as the inline GEMM, so each
+/// output element gets the same operations in the same order. Constant fields stay constants.
+llvm::Function *emitRowBlockFunction(KernelBuilder &kb, const GemmSpec &s, llvm::StructType *ctxTy) {
+  llvm::LLVMContext &ctx = kb.ctx();
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx), *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *fn = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false),
+                                    llvm::GlobalValue::InternalLinkage, kb.fn->getName() + ".gemm", kb.mod);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
+  llvm::Value *c = fn->getArg(0), *begin = fn->getArg(1), *end = fn->getArg(2);
+  auto field = [&](unsigned i, llvm::Type *ty) {
+    return b.CreateAlignedLoad(ty, b.CreateStructGEP(ctxTy, c, i), llvm::Align(8));
+  };
+  std::vector<llvm::Value *> ints = ctxInts(s);
+  for (unsigned i = 0; i < kCtxInts; ++i)
+    if (!llvm::isa<llvm::Constant>(ints[i])) ints[i] = field(kCtxPtrs + i, i64);
+  GemmSpec sub = s;
+  sub.epilogue = nullptr;
+  sub.a = {field(0, ptr), ints[0], ints[1]};
+  sub.b = {field(1, ptr), ints[2], ints[3]};
+  sub.ldc = ints[4];
+  unsigned mr = gemmShape(s.dtype).mr;
+  llvm::Value *row0 = b.CreateMul(begin, b.getInt64(mr));
+  llvm::Value *rowEnd = b.CreateMul(end, b.getInt64(mr));
+  rowEnd = b.CreateSelect(b.CreateICmpSLT(rowEnd, ints[5]), rowEnd, ints[5]);
+  sub.m = b.CreateSub(rowEnd, row0);
+  sub.n = ints[6];
+  sub.k = ints[7];
+  sub.a.ptr = b.CreateInBoundsGEP(kb.elemType(s.dtype), sub.a.ptr, b.CreateMul(row0, sub.a.rowStride));
+  sub.c = b.CreateInBoundsGEP(kb.elemType(s.dtype), field(2, ptr), b.CreateMul(row0, sub.ldc));
+  KernelBuilder inner{kb.mod, b, fn, nullptr, {}, nullptr};
+  GemmEmitter(inner, sub).emit();
+  b.CreateRetVoid();
+  return fn;
+}
+
+/// Fills a context struct (in kb.fn's entry block) and calls dt_parallel_for over the row tiles.
+void emitParallelGemm(KernelBuilder &kb, const GemmSpec &s) {
+  llvm::IRBuilder<> &b = kb.b;
+  llvm::Type *ptr = b.getPtrTy();
+  std::vector<llvm::Type *> fields(kCtxPtrs, ptr);
+  fields.insert(fields.end(), kCtxInts, b.getInt64Ty());
+  auto *ctxTy = llvm::StructType::get(kb.ctx(), fields);
+  llvm::Function *fn = emitRowBlockFunction(kb, s, ctxTy);
+  kb.fn->addFnAttr("prefer-vector-width", "512");
+  kb.fn->addFnAttr("min-legal-vector-width", "512");
+  llvm::IRBuilder<> entry(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
+  llvm::AllocaInst *c = entry.CreateAlloca(ctxTy, nullptr, "gemm.ctx");
+  c->setAlignment(llvm::Align(8));
+  std::vector<llvm::Value *> vals{s.a.ptr, s.b.ptr, s.c};
+  std::vector<llvm::Value *> ints = ctxInts(s);
+  vals.insert(vals.end(), ints.begin(), ints.end());
+  for (unsigned i = 0; i < vals.size(); ++i) b.CreateAlignedStore(vals[i], b.CreateStructGEP(ctxTy, c, i), llvm::Align(8));
+  llvm::FunctionCallee pf = kb.mod.getOrInsertFunction(
+      "dt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getInt64Ty()}, false));
+  unsigned mr = gemmShape(s.dtype).mr;
+  llvm::Value *tiles = b.CreateUDiv(b.CreateAdd(s.m, b.getInt64(mr - 1)), b.getInt64(mr));
+  llvm::CallInst *call = b.CreateCall(pf, {fn, c, tiles, b.getInt64(1)});
+  call->setDoesNotThrow();
+}
+
+} // namespace
+
+void emitGemm(KernelBuilder &kb, const GemmSpec &s) {
+  DT_ASSERT(s.m && s.n && s.k && s.a.ptr && s.a.rowStride && s.a.colStride && s.b.ptr && s.b.rowStride &&
+                s.b.colStride && s.c && s.ldc,
+            "emitGemm: incomplete GemmSpec");
+  // Kernels with an epilogue (fused matmuls) stay single-threaded: the epilogue's captured
+  // Values belong to the calling kernel and are not passed to the outlined function.
+  if (s.epilogue) return GemmEmitter(kb, s).emit();
+  auto *m = llvm::dyn_cast<llvm::ConstantInt>(s.m), *n = llvm::dyn_cast<llvm::ConstantInt>(s.n),
+       *k = llvm::dyn_cast<llvm::ConstantInt>(s.k);
+  unsigned mr = gemmShape(s.dtype).mr;
+  if (m && n && k) { // static sizes: decide now
+    double work = double(m->getSExtValue()) * double(n->getSExtValue()) * double(k->getSExtValue());
+    if (work >= double(kGemmParallelWork) && m->getSExtValue() > int64_t(mr)) return emitParallelGemm(kb, s);
+    return GemmEmitter(kb, s).emit();
+  }
+  llvm::IRBuilder<> &b = kb.b;
+  // m * n * k in double: no overflow for huge sizes.
+  auto *f = b.getDoubleTy();
+  llvm::Value *work = b.CreateFMul(b.CreateFMul(b.CreateSIToFP(s.m, f), b.CreateSIToFP(s.n, f)), b.CreateSIToFP(s.k, f));
+  llvm::Value *big = b.CreateAnd(b.CreateFCmpOGE(work, llvm::ConstantFP::get(f, double(kGemmParallelWork))),
+                                 b.CreateICmpSGT(s.m, b.getInt64(mr)));
+  GemmEmitter(kb, s).emitIf(big, [&] { emitParallelGemm(kb, s); }, [&] { GemmEmitter(kb, s).emit(); });
+}
+
+size_t matmulGenericBatchRank(size_t resultRank) { return std::max<size_t>(resultRank, 3) - 2; }
+
+StridedNest matmulBatchNest(const ir::Type &a, const ir::Type &b, const ir::Type &result) {
+  DT_ASSERT(a.rank() >= 2 && b.rank() >= 2 && result.rank() >= 2, "matmul batch of ", a.str(), " @ ", b.str());
+  int64_t m = a.shape[size_t(a.rank() - 2)], k = a.shape[size_t(a.rank() - 1)], n = b.shape[size_t(b.rank() - 1)];
+  ir::Shape batch(result.shape.begin(), result.shape.end() - 2);
+  ir::Shape aBatch(a.shape.begin(), a.shape.end() - 2), bBatch(b.shape.begin(), b.shape.end() - 2);
+  auto scaled = [](std::vector<int64_t> st, int64_t f) {
+    for (int64_t &x : st) x *= f;
+    return st;
+  };
+  StridedNest nest;
+  nest.sizes = batch;
+  nest.strides.push_back(scaled(ir::contiguousStrides(batch), m * n));
+  nest.strides.push_back(scaled(broadcastStrides(aBatch, batch), m * k));
+  nest.strides.push_back(scaled(broadcastStrides(bBatch, batch), k * n));
+  return nest;
+}
+
+std::vector<int64_t> matmulGenericSizes(const ir::Type &a, const ir::Type &b, const ir::Type &result) {
+  int64_t m = a.shape[size_t(a.rank() - 2)], k = a.shape[size_t(a.rank() - 1)], n = b.shape[size_t(b.rank() - 1)];
+  std::vector<int64_t> out{m, n, k, /*lhs*/ k, 1, /*rhs*/ n, 1};
+  std::vector<int64_t> batch = flattenNest(matmulBatchNest(a, b, result), matmulGenericBatchRank(size_t(result.rank())));
+  out.insert(out.end(), batch.begin(), batch.end());
+  return out;
+}
+
+} // namespace dt::codegen

@@ -1,0 +1,159 @@
+// memory_plan (rules in MemoryPlan.h): last uses, then one walk over the nodes that assigns
+// buffers from a free list, and the plan's text form.
+#include "passes/MemoryPlan.h"
+
+#include "ir/Error.h"
+#include "ir/Ops.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dt::passes {
+
+namespace {
+
+using ir::Node;
+using ir::Value;
+
+bool isElementwiseKind(ir::OpKind k) {
+  switch (k) {
+  case ir::OpKind::Unary:
+  case ir::OpKind::Binary:
+  case ir::OpKind::Compare:
+  case ir::OpKind::Where:
+  case ir::OpKind::Cast: return true;
+  case ir::OpKind::Const:
+  case ir::OpKind::MatMul:
+  case ir::OpKind::Reduce:
+  case ir::OpKind::ArgReduce:
+  case ir::OpKind::Layout:
+  case ir::OpKind::Indexing:
+  case ir::OpKind::Kernel: return false;
+  }
+  return false;
+}
+
+/// Whether n reads each operand element only at the position of the result element it writes:
+/// elementwise ops and kernels whose region is elementwise only (no matmul, no reduction).
+bool elementwiseNode(const Node &n) {
+  const ir::OpDef *def = ir::findOp(n.op);
+  if (!def) return false;
+  if (def->kind != ir::OpKind::Kernel) return isElementwiseKind(def->kind);
+  if (!n.region) return false;
+  for (const auto &r : n.region->nodes) {
+    const ir::OpDef *rd = ir::findOp(r->op);
+    if (!rd || (!isElementwiseKind(rd->kind) && rd->kind != ir::OpKind::Const && rd->id != ir::OpId::BroadcastTo)) return false;
+  }
+  return true;
+}
+
+} // namespace
+
+ir::MemoryPlan memoryPlan(const ir::Graph &g) {
+  ir::MemoryPlan plan;
+  std::unordered_set<const Value *> inputs(g.inputs.begin(), g.inputs.end());
+  std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
+  std::unordered_map<const Value *, int64_t> lastUse; // node index of the last reader
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const Value *o : g.nodes[i]->operands) lastUse[o] = int64_t(i);
+  auto pinned = [&](const Value *v) { return inputs.count(v) || outputs.count(v); };
+
+  std::vector<int> freeList; // buffers of dead values
+  std::unordered_map<const Value *, int> bufOf;
+  auto newBuffer = [&](const Value *v) {
+    plan.bufferBytes.push_back(int64_t(v->type.bytes()));
+    return int(plan.bufferBytes.size()) - 1;
+  };
+  auto assign = [&](const Value *v, int b) {
+    DT_ASSERT(plan.bufferOf.emplace(v->name, b).second, "memory_plan: value %", v->name, " defined twice");
+    bufOf[v] = b;
+    plan.unplannedBytes += int64_t(v->type.bytes());
+  };
+
+  int64_t live = 0;
+  for (const Value *v : g.inputs) {
+    assign(v, newBuffer(v));
+    live += int64_t(v->type.bytes());
+  }
+  plan.livePeakBytes = live;
+
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node &n = *g.nodes[i];
+    const Value *r = n.result;
+    int64_t bytes = int64_t(r->type.bytes());
+    int buf = -1;
+    const Value *inPlaceOf = nullptr;
+    if (!outputs.count(r) && elementwiseNode(n)) {
+      for (const Value *o : n.operands)
+        if (o->type == r->type && lastUse.at(o) == int64_t(i) && !pinned(o)) {
+          buf = bufOf.at(o);
+          inPlaceOf = o;
+          plan.inPlace.push_back(r->name);
+          break;
+        }
+    }
+    if (buf < 0 && !outputs.count(r)) {
+      auto best = freeList.end();
+      for (auto it = freeList.begin(); it != freeList.end(); ++it)
+        if (plan.bufferBytes[size_t(*it)] >= bytes && (best == freeList.end() || plan.bufferBytes[size_t(*it)] < plan.bufferBytes[size_t(*best)]))
+          best = it;
+      if (best != freeList.end()) {
+        buf = *best;
+        freeList.erase(best);
+      }
+    }
+    if (buf < 0) buf = newBuffer(r);
+    assign(r, buf);
+    live += bytes;
+    plan.livePeakBytes = std::max(plan.livePeakBytes, live);
+
+    // Free what dies here (each distinct operand once), then the result if nobody reads it.
+    std::unordered_set<const Value *> done;
+    for (const Value *o : n.operands) {
+      if (!done.insert(o).second || lastUse.at(o) != int64_t(i) || pinned(o)) continue;
+      live -= int64_t(o->type.bytes());
+      if (o != inPlaceOf) freeList.push_back(bufOf.at(o));
+    }
+    if (!lastUse.count(r) && !outputs.count(r)) {
+      live -= bytes;
+      freeList.push_back(buf);
+    }
+  }
+  for (int64_t b : plan.bufferBytes) plan.plannedBytes += b;
+  return plan;
+}
+
+std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
+  std::vector<std::vector<std::string>> held(plan.bufferBytes.size());
+  std::unordered_set<std::string> inPlace(plan.inPlace.begin(), plan.inPlace.end());
+  std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
+  auto note = [&](const Value *v, const char *role) {
+    auto it = plan.bufferOf.find(v->name);
+    if (it == plan.bufferOf.end() || it->second < 0 || size_t(it->second) >= held.size())
+      throw ValueError(fmt("memory plan: value %", v->name, " has no buffer"));
+    std::string s = "%" + v->name;
+    if (*role) s += fmt(" (", role, ")");
+    held[size_t(it->second)].push_back(s);
+  };
+  for (const Value *v : g.inputs) note(v, outputs.count(v) ? "input, output" : "input");
+  for (const auto &n : g.nodes)
+    note(n->result, outputs.count(n->result) ? "output" : inPlace.count(n->result->name) ? "in place" : "");
+
+  std::string out = fmt("// memory-plan: ", plan.bufferBytes.size(), plan.bufferBytes.size() == 1 ? " buffer, " : " buffers, ",
+                        plan.plannedBytes, " bytes (", plan.unplannedBytes, " bytes with one buffer per value; ",
+                        plan.livePeakBytes, " bytes live at most)\n");
+  for (size_t b = 0; b < held.size(); ++b) {
+    out += fmt("// buffer ", b, ": ", plan.bufferBytes[b], " bytes:");
+    for (size_t j = 0; j < held[b].size(); ++j) out += (j ? ", " : " ") + held[b][j];
+    out += "\n";
+  }
+  return out;
+}
+
+int memoryPlanPass(ir::Graph &g) {
+  memoryPlan(g);
+  return 0;
+}
+
+} // namespace dt::passes

@@ -1,0 +1,39 @@
+// memory_plan: liveness over the node order gives every value a buffer (ir/MemoryPlan.h), reusing
+// the buffers of dead values and computing elementwise results in place where safe.
+//
+// Rules, walking the nodes in order (node i reads its operands, then writes its result):
+//   - A value dies after its last reader; a value nobody reads dies right after it is made.
+//   - Graph inputs and graph outputs each get a buffer of their own, shared with nothing else
+//     (inputs belong to the caller, outputs are handed to it) and never released.
+//   - In place: the result of an elementwise node (Unary, Binary, Compare, Where, Cast) or of an
+//     elementwise kernel (a region with no matmul and no reduction) takes the buffer of an
+//     operand that has exactly the result's type, dies at this node and is neither a graph input
+//     nor a graph output (each element is read before the same element is written).
+//   - Otherwise the result takes the smallest free buffer of at least its bytes (size-compatible
+//     reuse: a value may live in a bigger buffer), or a new buffer of its bytes.
+//   - Buffers of the operands that die at node i are freed after node i (never for node i's own
+//     result, except in place), so a result never overwrites a value it reads.
+// The graph is not changed. The `memory-plan` pass in the pass manager computes the plan (dtc
+// opt prints it as comments after the graph, see printMemoryPlan).
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/MemoryPlan.h"
+
+#include <string>
+
+namespace dt::passes {
+
+/// The plan for `g` (verified), by the rules above.
+ir::MemoryPlan memoryPlan(const ir::Graph &g);
+
+/// The plan as IR comment lines (so the text after a graph still parses):
+///   // memory-plan: 3 buffers, 96 bytes (160 bytes with one buffer per value; 96 bytes live at most)
+///   // buffer 0: 32 bytes: %x (input)
+///   // buffer 1: 32 bytes: %0, %2 (in place)
+std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan);
+
+/// The pipeline entry `memory-plan`: computes the plan of `g` and leaves `g` unchanged (returns 0).
+int memoryPlanPass(ir::Graph &g);
+
+} // namespace dt::passes

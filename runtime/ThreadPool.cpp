@@ -1,0 +1,181 @@
+// The intra-op thread pool (interface in runtime/ThreadPool.h): numThreads()-1 workers wait on a
+// condition variable for a job generation; each runs its chunk and reports back; the caller runs
+// chunk 0 and waits for all of them. One job at a time (a busy caller runs inline). A forked
+// child starts a fresh pool.
+#include "runtime/ThreadPool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <pthread.h>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dt::rt {
+
+namespace {
+
+int defaultThreads() {
+  if (const char *env = std::getenv("DT_NUM_THREADS")) {
+    char *end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1 && v <= 4096) return int(v);
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : int(std::min(hw, 4096u));
+}
+
+/// True on a pool worker and on a caller while it runs its own chunk (nested calls run inline).
+thread_local bool inParallel = false;
+
+class Pool {
+public:
+  int threads() {
+    std::lock_guard<std::mutex> lk(configMu_);
+    return threads_;
+  }
+
+  /// For the forked child (one thread, no lock taken): the size `other` was set to.
+  void adoptThreadCount(const Pool &other) { threads_ = other.threads_; }
+
+  uint64_t jobs() const { return jobs_.load(std::memory_order_relaxed); }
+
+  void setThreads(int n) {
+    std::lock_guard<std::mutex> busy(busyMu_); // waits for a running job
+    std::lock_guard<std::mutex> lk(configMu_);
+    if (n != threads_) stopWorkers();
+    threads_ = n;
+  }
+
+  void run(void (*body)(void *, int64_t, int64_t), void *ctx, int64_t n, int64_t grain) {
+    if (n <= 0) return;
+    int64_t g = std::max<int64_t>(grain, 1);
+    int t = threads();
+    int64_t chunks = std::min<int64_t>(t, (n + g - 1) / g);
+    std::unique_lock<std::mutex> busy(busyMu_, std::try_to_lock);
+    if (n <= grain || chunks <= 1 || inParallel || !busy.owns_lock()) return body(ctx, 0, n);
+    startWorkers(); // threads_ - 1 workers (no-op when running)
+    jobs_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      job_ = {body, ctx, n, chunks};
+      pending_ = int(workers_.size());
+      ++generation_;
+    }
+    wake_.notify_all();
+    inParallel = true;
+    body(ctx, 0, n / chunks);
+    inParallel = false;
+    std::unique_lock<std::mutex> lk(mu_);
+    done_.wait(lk, [&] { return pending_ == 0; });
+  }
+
+private:
+  struct Job {
+    void (*body)(void *, int64_t, int64_t) = nullptr;
+    void *ctx = nullptr;
+    int64_t n = 0, chunks = 0;
+  };
+
+  // Called with busyMu_ held.
+  void startWorkers() {
+    if (!workers_.empty()) return;
+    int want;
+    {
+      std::lock_guard<std::mutex> lk(configMu_);
+      want = threads_ - 1;
+    }
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = false;
+      gen = generation_; // the next job is gen + 1: a worker must not take it for already seen
+    }
+    for (int i = 1; i <= want; ++i) workers_.emplace_back([this, i, gen] { work(i, gen); });
+  }
+
+  // Called with busyMu_ held (no job is running).
+  void stopWorkers() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread &w : workers_) w.join();
+    workers_.clear();
+    stop_ = false;
+  }
+
+  void work(int index, uint64_t seen) {
+    inParallel = true;
+    for (;;) {
+      Job j;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        j = job_;
+      }
+      if (index < j.chunks) j.body(j.ctx, j.n * index / j.chunks, j.n * (index + 1) / j.chunks);
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex busyMu_;   ///< held by the running job (and by setThreads)
+  std::mutex configMu_; ///< guards threads_
+  int threads_ = defaultThreads();
+  std::vector<std::thread> workers_; ///< touched only with busyMu_ held
+  std::mutex mu_;                    ///< guards the fields below
+  std::condition_variable wake_, done_;
+  Job job_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::atomic<uint64_t> jobs_{0};
+};
+
+/// Never destroyed: idle workers stay blocked until the process exits.
+std::atomic<Pool *> thePool{nullptr};
+
+/// In a forked child the workers do not exist (and a mutex may have been held by a thread that
+/// is gone): start over with a fresh pool of the same size, leaking the old one.
+void resetAfterFork() {
+  Pool *old = thePool.load();
+  if (!old) return;
+  auto *fresh = new Pool;
+  fresh->adoptThreadCount(*old);
+  thePool.store(fresh);
+}
+
+Pool &pool() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    thePool.store(new Pool);
+    pthread_atfork(nullptr, nullptr, &resetAfterFork);
+  });
+  return *thePool.load();
+}
+
+} // namespace
+
+void setNumThreads(int n) {
+  if (n < 1) throw std::invalid_argument("set_num_threads: expected a thread count >= 1, given " + std::to_string(n));
+  pool().setThreads(n);
+}
+
+int numThreads() { return pool().threads(); }
+
+uint64_t parallelJobCount() { return pool().jobs(); }
+
+} // namespace dt::rt
+
+extern "C" void dt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx, int64_t n,
+                                int64_t grain) {
+  dt::rt::pool().run(body, ctx, n, grain);
+}

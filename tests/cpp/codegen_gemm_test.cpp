@@ -1,0 +1,230 @@
+// The generated GEMM (codegen/Gemm.h) against the interpreter: odd and non-square sizes around
+// the register tile and the cache blocks, batched and broadcast-batched, transposed operands,
+// every dtype, zero sizes; the shape-generic (eager) matmul kernel, including strided operands
+// passed through its `sizes`, compiled once per rank.
+#include "CodegenCheck.h"
+
+#include "frontend/Tensor.h"
+
+#include <gtest/gtest.h>
+
+using namespace dt;
+using namespace dt::codegen_check;
+
+namespace {
+
+const DType kDTypes[] = {DType::F32, DType::F64, DType::I64};
+
+/// The accumulation bound of CodegenCheck.h (2 (K+2) eps sum|terms|), from the interpreter run
+/// on |inputs|; exact for i64.
+void expectMatMulClose(const ir::Graph &g, const std::vector<HostArray> &args, const HostArray &jit, int64_t k) {
+  auto ref = runInterpreter(g, args);
+  DType t = ref[0].type.dtype;
+  if (!ir::isFloat(t)) return expectClose(jit, ref[0], Cmp::Exact);
+  std::vector<HostArray> absArgs = args;
+  for (HostArray &a : absArgs)
+    for (int64_t i = 0; i < a.type.numel(); ++i) {
+      if (t == DType::F32) a.data<float>()[i] = std::fabs(a.data<float>()[i]);
+      else a.data<double>()[i] = std::fabs(a.data<double>()[i]);
+    }
+  auto absRef = runInterpreter(g, absArgs);
+  double eps = t == DType::F32 ? 0x1p-24 : 0x1p-53;
+  std::vector<double> tol;
+  for (int64_t i = 0; i < absRef[0].type.numel(); ++i) {
+    double s = t == DType::F32 ? double(absRef[0].data<float>()[i]) : absRef[0].data<double>()[i];
+    tol.push_back(2 * double(k + 2) * eps * s);
+  }
+  expectClose(jit, ref[0], Cmp::Accumulated, tol);
+}
+
+/// Sets a few elements of each float operand to +-inf / NaN (they must propagate the same way).
+void sprinkleSpecials(std::vector<HostArray> &args, std::mt19937_64 &rng) {
+  const double specials[] = {INFINITY, -INFINITY, NAN};
+  for (HostArray &a : args) {
+    int64_t n = a.type.numel();
+    for (int j = 0; j < 3 && n > 0; ++j) {
+      int64_t i = int64_t(rng() % uint64_t(n));
+      if (a.type.dtype == DType::F32) a.data<float>()[i] = float(specials[j]);
+      else if (a.type.dtype == DType::F64) a.data<double>()[i] = specials[j];
+    }
+  }
+}
+
+} // namespace
+
+TEST(CodegenGemm, OddSizesAroundTheTileAndTheBlocks) {
+  // (M, K, N): 1, 7, 17, 255, 257 in every position; K past the K block (f32 256, f64/i64 128)
+  // and exactly on it; N past the N block (512).
+  struct Mkn {
+    int64_t m, k, n;
+  };
+  const Mkn sizes[] = {{1, 1, 1},     {1, 7, 17},    {7, 1, 255},  {17, 257, 7},  {255, 17, 257}, {257, 255, 1},
+                       {1, 257, 255}, {7, 256, 33},  {9, 128, 16}, {33, 300, 600}, {64, 129, 128}, {16, 300, 64}};
+  uint64_t seed = 9100;
+  for (DType t : kDTypes)
+    for (const Mkn &s : sizes) checkOp("matmul", {{t, {s.m, s.k}}, {t, {s.k, s.n}}}, {}, seed++);
+}
+
+TEST(CodegenGemm, MisalignedOperandsAndResult) {
+  uint64_t seed = 9200;
+  for (DType t : kDTypes) checkOp("matmul", {{t, {13, 19}}, {t, {19, 45}}}, {}, seed++, /*misalign=*/true);
+}
+
+TEST(CodegenGemm, BatchedAndBroadcastBatch) {
+  struct Pair {
+    Shape a, b;
+  };
+  const Pair pairs[] = {{{2, 3, 7, 17}, {2, 3, 17, 9}}, {{2, 1, 5, 33}, {3, 33, 18}}, {{6, 7}, {4, 7, 40}},
+                        {{4, 7, 6}, {6, 5}},            {{1, 17, 5}, {3, 1, 5, 33}}, {{3, 1, 1}, {1, 1, 35}}};
+  uint64_t seed = 9300;
+  for (DType t : kDTypes)
+    for (const Pair &p : pairs) checkOp("matmul", {{t, p.a}, {t, p.b}}, {}, seed++);
+}
+
+TEST(CodegenGemm, ZeroSizes) {
+  // K == 0 gives zeros; M, N or a batch dim of 0 gives an empty result.
+  const std::pair<Shape, Shape> pairs[] = {{{3, 0}, {0, 5}}, {{0, 4}, {4, 5}}, {{3, 4}, {4, 0}}, {{0, 3, 4}, {4, 5}},
+                                           {{2, 17, 0}, {2, 0, 33}}};
+  uint64_t seed = 9400;
+  for (DType t : kDTypes)
+    for (const auto &[a, b] : pairs) checkOp("matmul", {{t, a}, {t, b}}, {}, seed++);
+  // The zeros are stored, not left over: the result buffer of K == 0 reads back as exact zeros.
+  auto g = oneNode("matmul", {{DType::F32, {40, 0}}, {DType::F32, {0, 37}}});
+  auto jit = runJit(*g, {HostArray({DType::F32, {40, 0}}), HostArray({DType::F32, {0, 37}})});
+  for (int64_t i = 0; i < 40 * 37; ++i) ASSERT_EQ(jit[0].data<float>()[i], 0.0f) << i;
+}
+
+TEST(CodegenGemm, InfinitiesAndNaNPropagate) {
+  uint64_t seed = 9500;
+  for (DType t : {DType::F32, DType::F64})
+    checkOp("matmul", {{t, {19, 23}}, {t, {23, 37}}}, {}, seed++, false, sprinkleSpecials);
+}
+
+TEST(CodegenGemm, I64WrapsAround) {
+  FixArgs big = [](std::vector<HostArray> &args, std::mt19937_64 &rng) {
+    for (HostArray &a : args)
+      for (int64_t i = 0; i < a.type.numel(); ++i) a.data<int64_t>()[i] = int64_t(rng());
+  };
+  checkOp("matmul", {{DType::I64, {9, 21}}, {DType::I64, {21, 19}}}, {}, 9600, false, big);
+}
+
+TEST(CodegenGemm, TransposedOperandNodes) {
+  // matmul(transpose(x), w) and matmul(x, transpose(w)), as the frontend emits for x @ w.T.
+  uint64_t seed = 9700;
+  for (DType t : kDTypes)
+    for (int lhs = 0; lhs < 2; ++lhs) {
+      const int64_t m = 21, k = 259, n = 35;
+      ir::Graph g;
+      g.name = "t";
+      Type xt{t, lhs ? Shape{k, m} : Shape{m, k}}, wt{t, lhs ? Shape{k, n} : Shape{n, k}};
+      ir::Value *x = g.addInput(xt), *w = g.addInput(wt);
+      ir::Value *tr = g.addNode("transpose", {lhs ? x : w}, {}, Type{t, lhs ? Shape{m, k} : Shape{k, n}})->result;
+      g.outputs.push_back(g.addNode("matmul", {lhs ? tr : x, lhs ? w : tr}, {}, Type{t, {m, n}})->result);
+      SCOPED_TRACE(std::string(lhs ? "transposed lhs " : "transposed rhs ") + std::string(ir::dtypeName(t)));
+      std::mt19937_64 rng(seed++);
+      std::vector<HostArray> args{randomArray(xt, rng, Domain::Moderate), randomArray(wt, rng, Domain::Moderate)};
+      expectMatMulClose(g, args, runJit(g, args)[0], k);
+    }
+}
+
+namespace {
+
+/// Runs the shape-generic matmul kernel `fn` on A (M x K) and B (K x N) given in memory as
+/// `aMem`/`bMem` with these matrix strides, and compares with the interpreter on `a`, `b`.
+void runGenericStrided(rt::KernelFn fn, const HostArray &a, const HostArray &b, const HostArray &aMem,
+                       const HostArray &bMem, std::array<int64_t, 4> strides) {
+  const ir::OpDef &mm = ir::opDef(OpId::MatMul);
+  std::vector<Type> ts{a.type, b.type};
+  Type out = ir::inferType(mm, ts, {});
+  std::vector<int64_t> sizes = codegen::shapeGenericSizes(mm, ts, out, {});
+  std::copy(strides.begin(), strides.end(), sizes.begin() + 3);
+  HostArray y(out);
+  std::vector<void *> bufs{y.bytes.data(), const_cast<unsigned char *>(aMem.bytes.data()),
+                           const_cast<unsigned char *>(bMem.bytes.data())};
+  fn(bufs.data(), sizes.data());
+  auto g = oneNode("matmul", ts);
+  expectMatMulClose(*g, {a, b}, y, a.type.shape.back());
+}
+
+/// The transpose of a row-major [r, c] matrix, as a [c, r] row-major array.
+HostArray transposed(const HostArray &x) {
+  int64_t r = x.type.shape[0], c = x.type.shape[1];
+  size_t es = ir::dtypeSize(x.type.dtype);
+  HostArray t({x.type.dtype, {c, r}});
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) std::memcpy(&t.bytes[size_t(j * r + i) * es], &x.bytes[size_t(i * c + j) * es], es);
+  return t;
+}
+
+} // namespace
+
+TEST(CodegenGemm, ShapeGenericSizesLayout) {
+  const ir::OpDef &mm = ir::opDef(OpId::MatMul);
+  // [2,1,5,3] @ [4,3,6]: batch [2,4], lhs broadcast along the 4, rhs along the 2.
+  std::vector<Type> ts{{DType::F32, {2, 1, 5, 3}}, {DType::F32, {4, 3, 6}}};
+  EXPECT_EQ(codegen::shapeGenericSizes(mm, ts, {DType::F32, {2, 4, 5, 6}}, {}),
+            (std::vector<int64_t>{5, 6, 3, 3, 1, 6, 1, /*bounds*/ 2, 4, /*out*/ 120, 30, /*lhs*/ 15, 0, /*rhs*/ 0, 18}));
+  // Rank 2: one batch dim of 1.
+  std::vector<Type> plain{{DType::F64, {7, 2}}, {DType::F64, {2, 9}}};
+  EXPECT_EQ(codegen::shapeGenericSizes(mm, plain, {DType::F64, {7, 9}}, {}),
+            (std::vector<int64_t>{7, 9, 2, 2, 1, 9, 1, 1, 0, 0, 0}));
+  // Contiguous batches merge into one dim, padded in front.
+  std::vector<Type> batched{{DType::F32, {2, 3, 4, 5}}, {DType::F32, {2, 3, 5, 6}}};
+  EXPECT_EQ(codegen::shapeGenericSizes(mm, batched, {DType::F32, {2, 3, 4, 6}}, {}),
+            (std::vector<int64_t>{4, 6, 5, 5, 1, 6, 1, 1, 6, 0, 24, 0, 20, 0, 30}));
+  EXPECT_THROW(codegen::shapeGenericSizes(mm, plain, {DType::F64, {7, 8}}, {}), ValueError);
+}
+
+TEST(CodegenGemm, ShapeGenericKernelServesEveryShapeAndStridedOperands) {
+  const ir::OpDef &mm = ir::opDef(OpId::MatMul);
+  for (DType t : kDTypes) {
+    SCOPED_TRACE(ir::dtypeName(t));
+    std::vector<Type> first{{t, {3, 4}}, {t, {4, 5}}};
+    rt::KernelFn fn = codegen::compileShapeGeneric(mm, first, {t, {3, 5}}, {});
+    int64_t compiled = codegen::cacheStats().kernelsCompiled;
+    std::mt19937_64 rng(9800 + uint64_t(t));
+    struct Mkn {
+      int64_t m, k, n;
+    };
+    for (const Mkn &s : {Mkn{1, 1, 1}, Mkn{17, 7, 255}, Mkn{257, 300, 17}, Mkn{64, 784, 128}, Mkn{5, 0, 3}, Mkn{0, 3, 4}}) {
+      SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n));
+      std::vector<Type> ts{{t, {s.m, s.k}}, {t, {s.k, s.n}}};
+      EXPECT_EQ(codegen::compileShapeGeneric(mm, ts, {t, {s.m, s.n}}, {}), fn);
+      HostArray a = randomArray(ts[0], rng, Domain::Moderate), b = randomArray(ts[1], rng, Domain::Moderate);
+      runGenericStrided(fn, a, b, a, b, {s.k, 1, s.n, 1});
+      // A transposed A and a transposed B, read in place through their strides.
+      runGenericStrided(fn, a, b, transposed(a), b, {1, s.m, s.n, 1});
+      runGenericStrided(fn, a, b, a, transposed(b), {s.k, 1, 1, s.k});
+      runGenericStrided(fn, a, b, transposed(a), transposed(b), {1, s.m, 1, s.k});
+    }
+    EXPECT_EQ(codegen::cacheStats().kernelsCompiled, compiled);
+  }
+}
+
+TEST(CodegenGemm, EagerMatMulCompilesOncePerRank) {
+  // A rank-3 @ rank-2 f64 signature no other test uses: the first call may compile, the others
+  // (new shapes, same ranks) must not.
+  uint64_t x = 77;
+  auto values = [&](const Shape &s) {
+    std::vector<double> v(size_t(ir::numElements(s)));
+    for (double &e : v) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      e = double(int64_t(x >> 60) - 8) / 4; // exact in any order of summation
+    }
+    return Tensor::fromValues(DType::F64, s, v);
+  };
+  const std::pair<Shape, Shape> shapes[] = {{{2, 3, 4}, {4, 5}}, {{3, 17, 33}, {33, 7}}, {{1, 64, 129}, {129, 40}}, {{2, 0, 3}, {3, 2}}};
+  for (size_t c = 0; c < std::size(shapes); ++c) {
+    Tensor a = values(shapes[c].first), b = values(shapes[c].second);
+    int64_t before = autogradStats().eagerKernelCompiles;
+    Tensor y = apply(OpId::MatMul, {a, b});
+    EXPECT_LE(autogradStats().eagerKernelCompiles - before, c == 0 ? 1 : 0) << "case " << c;
+    auto g = oneNode("matmul", {a.type(), b.type()});
+    std::vector<ir::ArrayRef> refs{{a.type(), a.data()}, {b.type(), b.data()}};
+    HostArray want = ir::interpret(*g, refs).at(0);
+    ASSERT_EQ(y.type(), want.type);
+    ASSERT_TRUE(y.isContiguous());
+    // Quarter-integers of small magnitude: every order of summation is exact.
+    if (!want.bytes.empty()) EXPECT_EQ(std::memcmp(y.data(), want.bytes.data(), want.bytes.size()), 0) << "case " << c;
+  }
+}
