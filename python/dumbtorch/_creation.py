@@ -154,8 +154,18 @@ def _np_float(dtype):
     return np.float32 if dtype == _float32 else np.float64
 
 
+def _refuse_in_trace(name: str) -> None:
+    """Random numbers drawn while dt.compile traces would be frozen into every later call."""
+    if _C._is_tracing():
+        raise _C.TraceError(
+            f"dt.{name} inside a compiled function: the samples drawn while tracing would be baked into every "
+            "later call (e.g. one dropout mask forever). Draw them outside the compiled function and pass them "
+            "in as an argument, or leave this function eager.")
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
+    _refuse_in_trace("rand")
     dtype = _float_dtype(dtype, "rand")
     g = generator if generator is not None else _rng
     values = g.random(_size(size, "rand"), dtype=_np_float(dtype))
@@ -164,6 +174,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
+    _refuse_in_trace("randn")
     dtype = _float_dtype(dtype, "randn")
     g = generator if generator is not None else _rng
     values = g.standard_normal(_size(size, "randn"), dtype=_np_float(dtype))
@@ -172,6 +183,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
 
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """randint(high, size) or randint(low, high, size): integers in [low, high), int64 by default."""
+    _refuse_in_trace("randint")
     if size is None:
         if len(args) == 2:
             (high, size), low = args, 0

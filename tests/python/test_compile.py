@@ -346,3 +346,13 @@ def test_traced_tensor_stored_outside_is_materialized():
     assert store["y"].tolist() == [3.0, 3.0]
     f(dt.ones(2) * 2)
     assert store["y"].tolist() == [6.0, 6.0]
+
+
+def test_random_numbers_inside_a_trace_are_refused():
+    drop = dt.nn.Dropout(0.5)
+    f = dt.compile(lambda x: drop(x) * 2)
+    with pytest.raises(dt.TraceError, match="dt.rand inside a compiled function.*as an argument") as e:
+        f(dt.ones(8))
+    assert "drop(x) * 2" in str(e.value)
+    drop.eval()  # the identity: nothing random is drawn
+    assert f(dt.ones(8)).tolist() == [2.0] * 8
