@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace dt::codegen {
 
@@ -458,9 +459,11 @@ bool elementwiseNode(const ir::Node &n, const KernelDesc &k) {
 /// has a buffer of enough bytes; graph inputs and outputs are alone in theirs; a node's result
 /// goes to a buffer whose value is no longer read, or (in place) to an operand's buffer when the
 /// operand has the result's type, is read last here and the node is elementwise. Returns, per
-/// node, the operands that share the result's buffer.
+/// node, the operands that share the result's buffer, and sets `aliased[i]` for each reshape the
+/// plan places in its operand's buffer (no kernel: the same bytes, read until the group's last use).
 std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryPlan &plan, const std::vector<KernelDesc> &descs,
-                                           const std::vector<const ir::Value *> &slotValue, rt::Program &prog) {
+                                           const std::vector<const ir::Value *> &slotValue, rt::Program &prog,
+                                           std::vector<bool> &aliased) {
   auto bad = [](auto &&...xs) { return ValueError(fmt("codegen: memory plan: ", xs...)); };
   for (int64_t b : plan.bufferBytes)
     if (b < 0) throw bad("a buffer has ", b, " bytes");
@@ -483,24 +486,51 @@ std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryP
       if (users[size_t(bufOf.at(v))] > 1) throw bad("graph input/output %", v->name, " shares buffer ", bufOf.at(v), " with another value");
   for (int64_t b : plan.bufferBytes) prog.bufferBytes.push_back(size_t(b));
 
+  // A reshape the plan lists as an alias shares its operand's buffer and joins its group (root =
+  // the first value); a group is read until the last reader of any member.
+  std::unordered_set<std::string> aliasNames(plan.aliases.begin(), plan.aliases.end());
+  std::unordered_map<const ir::Value *, const ir::Value *> rootOf;
+  auto root = [&](const ir::Value *v) {
+    auto it = rootOf.find(v);
+    return it == rootOf.end() ? v : it->second;
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node &n = *g.nodes[i];
+    if (!aliasNames.count(n.result->name)) continue;
+    if (descs[i].def->id != ir::OpId::Reshape || n.operands.size() != 1)
+      throw bad("%", n.result->name, " is an alias but is ", n.op, ", expected reshape");
+    if (bufOf.at(n.result) != bufOf.at(n.operands[0]))
+      throw bad("alias %", n.result->name, " is in buffer ", bufOf.at(n.result), ", expected its operand's buffer ",
+                bufOf.at(n.operands[0]));
+    aliased[i] = true;
+    rootOf[n.result] = root(n.operands[0]);
+  }
   std::unordered_map<const ir::Value *, size_t> lastUse;
   for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const ir::Value *o : g.nodes[i]->operands) lastUse[o] = i;
-  std::vector<const ir::Value *> holder(plan.bufferBytes.size(), nullptr);
+    for (const ir::Value *o : g.nodes[i]->operands) lastUse[root(o)] = i;
+  std::vector<const ir::Value *> holder(plan.bufferBytes.size(), nullptr); // root of the group in each buffer
   for (const ir::Value *v : g.inputs) holder[size_t(bufOf.at(v))] = v;
   std::vector<std::vector<size_t>> aliases(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node &n = *g.nodes[i];
     size_t b = size_t(bufOf.at(n.result));
+    if (aliased[i]) {
+      if (holder[b] != root(n.operands[0]))
+        throw bad("alias %", n.result->name, ": buffer ", b, " no longer holds %", n.operands[0]->name);
+      continue;
+    }
     if (const ir::Value *h = holder[b]) {
       auto lu = lastUse.find(h);
       bool readLater = lu != lastUse.end() && lu->second > i;
       bool readHere = lu != lastUse.end() && lu->second == i;
-      if (readLater || (readHere && !(h->type == n.result->type && elementwiseNode(n, descs[i]))))
+      bool sameType = true;
+      for (const ir::Value *o : n.operands)
+        if (root(o) == h && !(o->type == n.result->type)) sameType = false;
+      if (readLater || (readHere && !(sameType && elementwiseNode(n, descs[i]))))
         throw bad("%", n.result->name, " overwrites %", h->name, " in buffer ", b, " while it is still read");
       if (readHere)
         for (size_t j = 0; j < n.operands.size(); ++j)
-          if (n.operands[j] == h) aliases[i].push_back(j);
+          if (root(n.operands[j]) == h) aliases[i].push_back(j);
     }
     holder[b] = n.result;
   }
@@ -542,8 +572,9 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
   }
   for (const ir::Value *v : g.outputs) prog.outputSlots.push_back(slot(v));
   std::vector<std::vector<size_t>> aliases(g.nodes.size());
+  std::vector<bool> aliased(g.nodes.size(), false);
   if (plan) {
-    aliases = applyPlan(g, *plan, descs, slotValue, prog);
+    aliases = applyPlan(g, *plan, descs, slotValue, prog, aliased);
     for (size_t i = 0; i < keys.size(); ++i) {
       if (aliases[i].empty()) continue;
       keys[i] += " in place of";
@@ -559,6 +590,7 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
   std::unordered_map<std::string, std::string> fresh; // key -> symbol name
   int64_t hits = 0;
   for (size_t i = 0; i < descs.size(); ++i) {
+    if (aliased[i]) continue;
     if (s.cache.count(keys[i]) || fresh.count(keys[i])) {
       ++hits;
       continue;
@@ -575,7 +607,13 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
   s.stats.kernelsCompiled += int64_t(fresh.size());
   s.stats.kernelCacheHits += hits;
 
-  for (size_t i = 0; i < descs.size(); ++i) prog.steps[i].fn = s.cache.at(keys[i]);
+  std::vector<rt::Step> steps;
+  for (size_t i = 0; i < descs.size(); ++i) {
+    if (aliased[i]) continue; // an aliased reshape: its slot is its operand's buffer, nothing to run
+    prog.steps[i].fn = s.cache.at(keys[i]);
+    steps.push_back(std::move(prog.steps[i]));
+  }
+  prog.steps = std::move(steps);
   prog.keepAlive = sp;
   return prog;
 }

@@ -17,6 +17,8 @@ struct MemoryPlan {
   std::map<std::string, int> bufferOf;
   /// Node results that take an operand's buffer (in place), by value name.
   std::vector<std::string> inPlace;
+  /// Reshape results that are their operand's bytes (same buffer, no kernel), by value name.
+  std::vector<std::string> aliases;
   /// Bytes of all buffers: what one run allocates with the plan (inputs included).
   int64_t plannedBytes = 0;
   /// Bytes of all values: what one run allocates with one buffer per value (no plan).

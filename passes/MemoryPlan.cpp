@@ -54,12 +54,26 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
   ir::MemoryPlan plan;
   std::unordered_set<const Value *> inputs(g.inputs.begin(), g.inputs.end());
   std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
-  std::unordered_map<const Value *, int64_t> lastUse; // node index of the last reader
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const Value *o : g.nodes[i]->operands) lastUse[o] = int64_t(i);
   auto pinned = [&](const Value *v) { return inputs.count(v) || outputs.count(v); };
+  // Each value's group: a reshape alias joins its operand's group (root = the first value).
+  std::unordered_map<const Value *, const Value *> rootOf;
+  auto root = [&](const Value *v) {
+    auto it = rootOf.find(v);
+    return it == rootOf.end() ? v : it->second;
+  };
+  std::vector<bool> alias(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node &n = *g.nodes[i];
+    const ir::OpDef *def = ir::findOp(n.op);
+    if (!def || def->id != ir::OpId::Reshape || n.operands.size() != 1 || pinned(n.operands[0]) || outputs.count(n.result)) continue;
+    alias[i] = true;
+    rootOf[n.result] = root(n.operands[0]);
+  }
+  std::unordered_map<const Value *, int64_t> lastUse; // node index of the last reader of any group member
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const Value *o : g.nodes[i]->operands) lastUse[root(o)] = int64_t(i);
 
-  std::vector<int> freeList; // buffers of dead values
+  std::vector<int> freeList; // buffers of dead groups
   std::unordered_map<const Value *, int> bufOf;
   auto newBuffer = [&](const Value *v) {
     plan.bufferBytes.push_back(int64_t(v->type.bytes()));
@@ -83,12 +97,16 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
     const Value *r = n.result;
     int64_t bytes = int64_t(r->type.bytes());
     int buf = -1;
-    const Value *inPlaceOf = nullptr;
-    if (!outputs.count(r) && elementwiseNode(n)) {
+    const Value *inPlaceOf = nullptr; // the root whose buffer the result takes over
+    if (alias[i]) {
+      buf = bufOf.at(n.operands[0]);
+      plan.aliases.push_back(r->name);
+    }
+    if (buf < 0 && !outputs.count(r) && elementwiseNode(n)) {
       for (const Value *o : n.operands)
-        if (o->type == r->type && lastUse.at(o) == int64_t(i) && !pinned(o)) {
+        if (o->type == r->type && lastUse.at(root(o)) == int64_t(i) && !pinned(root(o))) {
           buf = bufOf.at(o);
-          inPlaceOf = o;
+          inPlaceOf = root(o);
           plan.inPlace.push_back(r->name);
           break;
         }
@@ -105,19 +123,22 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
     }
     if (buf < 0) buf = newBuffer(r);
     assign(r, buf);
-    live += bytes;
-    plan.livePeakBytes = std::max(plan.livePeakBytes, live);
+    if (!alias[i]) live += bytes;
+    // In place, the result replaces its operand's bytes rather than adding to them.
+    plan.livePeakBytes = std::max(plan.livePeakBytes, inPlaceOf ? live - int64_t(inPlaceOf->type.bytes()) : live);
 
-    // Free what dies here (each distinct operand once), then the result if nobody reads it.
+    // Free the groups that die here (each once): an operand's whose last reader is this node, and
+    // the result's if nobody reads it.
     std::unordered_set<const Value *> done;
-    for (const Value *o : n.operands) {
-      if (!done.insert(o).second || lastUse.at(o) != int64_t(i) || pinned(o)) continue;
-      live -= int64_t(o->type.bytes());
-      if (o != inPlaceOf) freeList.push_back(bufOf.at(o));
-    }
-    if (!lastUse.count(r) && !outputs.count(r)) {
-      live -= bytes;
-      freeList.push_back(buf);
+    std::vector<const Value *> members(n.operands.begin(), n.operands.end());
+    members.push_back(r);
+    for (const Value *m : members) {
+      const Value *g0 = root(m);
+      if (!done.insert(g0).second || pinned(g0) || outputs.count(m)) continue;
+      auto lu = lastUse.find(g0);
+      if (lu != lastUse.end() && lu->second > int64_t(i)) continue;
+      live -= int64_t(g0->type.bytes());
+      if (g0 != inPlaceOf) freeList.push_back(bufOf.at(g0));
     }
   }
   for (int64_t b : plan.bufferBytes) plan.plannedBytes += b;
@@ -127,6 +148,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
 std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   std::vector<std::vector<std::string>> held(plan.bufferBytes.size());
   std::unordered_set<std::string> inPlace(plan.inPlace.begin(), plan.inPlace.end());
+  std::unordered_set<std::string> aliases(plan.aliases.begin(), plan.aliases.end());
   std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
   auto note = [&](const Value *v, const char *role) {
     auto it = plan.bufferOf.find(v->name);
@@ -138,7 +160,10 @@ std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   };
   for (const Value *v : g.inputs) note(v, outputs.count(v) ? "input, output" : "input");
   for (const auto &n : g.nodes)
-    note(n->result, outputs.count(n->result) ? "output" : inPlace.count(n->result->name) ? "in place" : "");
+    note(n->result, outputs.count(n->result)            ? "output"
+                    : inPlace.count(n->result->name) ? "in place"
+                    : aliases.count(n->result->name) ? "alias"
+                                                     : "");
 
   std::string out = fmt("// memory-plan: ", plan.bufferBytes.size(), plan.bufferBytes.size() == 1 ? " buffer, " : " buffers, ",
                         plan.plannedBytes, " bytes (", plan.unplannedBytes, " bytes with one buffer per value; ",

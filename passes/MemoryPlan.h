@@ -9,6 +9,10 @@
 //     elementwise kernel (a region with no matmul and no reduction) takes the buffer of an
 //     operand that has exactly the result's type, dies at this node and is neither a graph input
 //     nor a graph output (each element is read before the same element is written).
+//   - Alias: a reshape whose operand is not a graph input and whose result is not a graph output
+//     takes its operand's buffer (row-major data is the same bytes) and costs no kernel. An
+//     operand and its aliases form one group that lives until the last reader of any member, so
+//     nothing (in place or reuse) overwrites the buffer while any member is still read.
 //   - Otherwise the result takes the smallest free buffer of at least its bytes (size-compatible
 //     reuse: a value may live in a bigger buffer), or a new buffer of its bytes.
 //   - Buffers of the operands that die at node i are freed after node i (never for node i's own
@@ -30,7 +34,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g);
 /// The plan as IR comment lines (so the text after a graph still parses):
 ///   // memory-plan: 3 buffers, 96 bytes (160 bytes with one buffer per value; 96 bytes live at most)
 ///   // buffer 0: 32 bytes: %x (input)
-///   // buffer 1: 32 bytes: %0, %2 (in place)
+///   // buffer 1: 32 bytes: %0, %2 (in place), %3 (alias)
 std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan);
 
 /// The pipeline entry `memory-plan`: computes the plan of `g` and leaves `g` unchanged (returns 0).

@@ -227,9 +227,10 @@ def test_every_stage_parses_back():
 
 
 def test_mlp_step_kernel_count():
-    """The compiled 784-128-10 step (Adam) is one program of at most 56 kernels: 5 matmuls (2 with
-    their bias/activation epilogue fused), 12 layout copies (6 transposes, 6 reshapes: not yet
-    aliased), 4 constants, and the fused elementwise/reduction kernels of the loss, the backward
+    """The compiled 784-128-10 step (Adam) is one program of at most 52 kernels: 5 matmuls (2 with
+    their bias/activation epilogue fused), 8 layout copies (6 transposes, and the 2 reshapes whose
+    results are graph outputs; the other 4 reshapes are aliases of their operand's buffer and run
+    no kernel), 4 constants, and the fused elementwise/reduction kernels of the loss, the backward
     and the update (3 per parameter for Adam, whose new moments are outputs too). docs/compiler.md
     lists them; the bound catches a regression of fusion."""
     dt.manual_seed(0)
@@ -242,11 +243,17 @@ def test_mlp_step_kernel_count():
     fused = step.ir(x, y, stage="fused")
     top = [ln for ln in fused.splitlines() if re.match(r"^  %\S+ = ", ln)]
     kernels = step.stats()["last"]["kernels"]
-    assert kernels == len(top)  # one kernel per top-level node
+    # One kernel per top-level node, except a reshape of a node's result that is not a graph
+    # output: the memory plan makes it an alias of its operand's buffer.
+    returned = set(re.search(r"^  return (.*)$", fused, re.M).group(1).split(", "))
+    aliased = [ln for ln in top if re.match(r"^  %\S+ = reshape\(%\d+\)", ln) and ln.split()[0] not in returned]
+    assert len(aliased) == 4, fused
+    assert kernels == len(top) - len(aliased)
     assert len(re.findall(r"= matmul\(", fused)) == 5, fused
     assert sum(" kernel @" in ln for ln in top) >= 15, fused  # the elementwise work is fused
-    assert sum(ln.split("= ")[1].startswith(("transpose", "reshape")) for ln in top) <= 12, fused
-    assert kernels <= 56, (kernels, fused)
+    copies = [ln for ln in top if ln.split("= ")[1].startswith(("transpose", "reshape")) and ln not in aliased]
+    assert len(copies) <= 8, fused
+    assert kernels <= 52, (kernels, fused)
 
 
 def test_dump_writes_every_stage(tmp_path, monkeypatch):
