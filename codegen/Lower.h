@@ -80,6 +80,13 @@ struct ReduceLayout {
   int64_t count = 1;
 };
 ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in);
+/// A sum/mean/max/min of `def` into kb.out (type `out`) over a nest of the input's shape `in`:
+/// `operands` are the arrays read per input element (broadcast to `in`), and `element` computes
+/// the reduced value from their element offsets. The reduced innermost dim becomes an accumulator
+/// loop. lowerReduce reads one operand; a fused reduction kernel evaluates its region.
+void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
+                   const ir::Type &out, std::span<const ir::Type> operands,
+                   const std::function<llvm::Value *(std::span<llvm::Value *const> inOffsets)> &element);
 
 /// Emits the nest; `body` receives each array's element offset (i64). Nothing runs when any size
 /// is 0. Bounds and strides are passed as Values so they may later be runtime sizes.

@@ -94,76 +94,16 @@ void lowerElementwiseKernel(KernelBuilder &kb, const KernelDesc &k) {
 void lowerReductionKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Graph &r = *k.region;
   const ir::Node &red = *r.nodes.back();
-  const ir::OpDef &def = *ir::findOp(red.op);
-  ir::OpId op = def.id;
   const ir::Type &in = red.operands[0]->type; // the shape of the loop nest
-  const ir::Type &out = k.result;
-  llvm::IRBuilder<> &b = kb.b;
-  ReduceLayout layout = reduceLayout(def, red.attrs, in);
-  int64_t outN = out.numel();
-  if (outN == 0) return;
-  size_t nOps = k.operands.size();
-
-  emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, reduceIdentity(kb, op, in.dtype), kb.out, o); }, "init");
-
-  StridedNest nest;
-  nest.sizes = in.shape;
-  nest.strides.push_back(layout.outStrides);
-  for (const ir::Type &t : k.operands) nest.strides.push_back(broadcastStrides(t.shape, in.shape));
-  nest.coalesce();
   // The element of the reduction's operand at these operand offsets, computed by the region body.
-  auto element = [&](std::span<llvm::Value *const> inOff) {
-    ValueMap val;
-    for (size_t i = 0; i < nOps; ++i) val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], inOff[i]);
-    emitRegionNodes(kb, r, 0, r.nodes.size() - 1, val);
-    return val.at(red.operands[0]);
-  };
-
-  if (nest.numel() != 0) {
-    bool horizontal = !nest.sizes.empty() && nest.strides[0].back() == 0;
-    if (!horizontal) {
-      emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-        llvm::Value *x = element(off.subspan(1));
-        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
-        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, x, false), kb.out, off[0]);
-      });
-    } else {
-      // Outer dims as a nest; the innermost (reduced) dim as an accumulator loop.
-      size_t last = nest.sizes.size() - 1;
-      std::vector<llvm::Value *> sizes;
-      std::vector<std::vector<llvm::Value *>> strides(nOps + 1);
-      for (size_t d = 0; d < last; ++d) {
-        sizes.push_back(kb.i64(nest.sizes[d]));
-        for (size_t a = 0; a <= nOps; ++a) strides[a].push_back(kb.i64(nest.strides[a][d]));
-      }
-      llvm::Value *innerN = kb.i64(nest.sizes[last]);
-      llvm::Type *ty = kb.elemType(in.dtype);
-      llvm::AllocaInst *slot;
-      {
-        llvm::IRBuilderBase::InsertPointGuard g(b);
-        b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
-        slot = b.CreateAlloca(ty, nullptr, "acc");
-      }
-      emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
-        b.CreateStore(reduceIdentity(kb, op, in.dtype), slot);
-        emitLoop(b, innerN, [&](llvm::Value *j) {
-          std::vector<llvm::Value *> inOff;
-          for (size_t i = 0; i < nOps; ++i) inOff.push_back(b.CreateAdd(off[i + 1], b.CreateMul(j, kb.i64(nest.strides[i + 1][last]))));
-          llvm::Value *x = element(inOff);
-          b.CreateStore(reduceCombine(kb, op, in.dtype, b.CreateLoad(ty, slot), x, true), slot);
-        }, "r");
-        llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
-        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
-      });
-    }
-  }
-
-  if (op == ir::OpId::Mean) {
-    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(out.dtype), double(layout.count));
-    emitLoop(b, kb.i64(outN), [&](llvm::Value *o) {
-      kb.store(out.dtype, b.CreateFDiv(kb.load(out.dtype, kb.out, o), n), kb.out, o);
-    }, "mean");
-  }
+  emitReduction(kb, *ir::findOp(red.op), red.attrs, in, k.result, k.operands,
+                [&](std::span<llvm::Value *const> inOff) {
+                  ValueMap val;
+                  for (size_t i = 0; i < k.operands.size(); ++i)
+                    val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], inOff[i]);
+                  emitRegionNodes(kb, r, 0, r.nodes.size() - 1, val);
+                  return val.at(red.operands[0]);
+                });
 }
 
 void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {

@@ -58,40 +58,41 @@ ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const 
 }
 
 
-void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
-  const ir::Type &in = k.operands[0];
-  const ir::Type &out = k.result;
+void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
+                   const ir::Type &out, std::span<const ir::Type> operands,
+                   const std::function<llvm::Value *(std::span<llvm::Value *const> inOffsets)> &element) {
   llvm::IRBuilder<> &b = kb.b;
-  ir::OpId op = k.def->id;
-  ReduceLayout layout = reduceLayout(*k.def, k.attrs, in);
-  const std::vector<int64_t> &outStrides = layout.outStrides;
-  int64_t count = layout.count;
+  ir::OpId op = def.id;
+  ReduceLayout layout = reduceLayout(def, attrs, in);
   int64_t outN = out.numel();
   if (outN == 0) return;
+  size_t nOps = operands.size();
 
   emitLoop(b, kb.i64(outN), [&](llvm::Value *o) { kb.store(out.dtype, reduceIdentity(kb, op, in.dtype), kb.out, o); }, "init");
 
   StridedNest nest;
   nest.sizes = in.shape;
-  nest.strides = {outStrides, ir::contiguousStrides(in.shape)};
+  nest.strides.push_back(layout.outStrides);
+  for (const ir::Type &t : operands) nest.strides.push_back(broadcastStrides(t.shape, in.shape));
   nest.coalesce();
   if (nest.numel() != 0) {
     bool horizontal = !nest.sizes.empty() && nest.strides[0].back() == 0;
     if (!horizontal) {
       emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
+        llvm::Value *x = element(off.subspan(1));
         llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
-        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, kb.load(in.dtype, kb.ins[0], off[1]), false), kb.out, off[0]);
+        kb.store(out.dtype, reduceCombine(kb, op, in.dtype, cur, x, false), kb.out, off[0]);
       });
     } else {
-      // Outer dims as a nest; the innermost (reduced, unit-stride) dim as an accumulator loop.
+      // Outer dims as a nest; the innermost (reduced) dim as an accumulator loop.
       size_t last = nest.sizes.size() - 1;
       std::vector<llvm::Value *> sizes;
-      std::vector<std::vector<llvm::Value *>> strides(2);
+      std::vector<std::vector<llvm::Value *>> strides(nOps + 1);
       for (size_t d = 0; d < last; ++d) {
         sizes.push_back(kb.i64(nest.sizes[d]));
-        for (size_t a = 0; a < 2; ++a) strides[a].push_back(kb.i64(nest.strides[a][d]));
+        for (size_t a = 0; a <= nOps; ++a) strides[a].push_back(kb.i64(nest.strides[a][d]));
       }
-      llvm::Value *innerN = kb.i64(nest.sizes[last]), *innerStride = kb.i64(nest.strides[1][last]);
+      llvm::Value *innerN = kb.i64(nest.sizes[last]);
       llvm::Type *ty = kb.elemType(in.dtype);
       llvm::AllocaInst *slot;
       {
@@ -101,8 +102,10 @@ void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
       }
       emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
         b.CreateStore(reduceIdentity(kb, op, in.dtype), slot);
-        emitLoop(b, innerN, [&](llvm::Value *r) {
-          llvm::Value *x = kb.load(in.dtype, kb.ins[0], b.CreateAdd(off[1], b.CreateMul(r, innerStride)));
+        emitLoop(b, innerN, [&](llvm::Value *j) {
+          std::vector<llvm::Value *> inOff;
+          for (size_t i = 0; i < nOps; ++i) inOff.push_back(b.CreateAdd(off[i + 1], b.CreateMul(j, kb.i64(nest.strides[i + 1][last]))));
+          llvm::Value *x = element(inOff);
           b.CreateStore(reduceCombine(kb, op, in.dtype, b.CreateLoad(ty, slot), x, true), slot);
         }, "r");
         llvm::Value *cur = kb.load(out.dtype, kb.out, off[0]);
@@ -111,12 +114,18 @@ void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
     }
   }
 
-  if (k.def->id == ir::OpId::Mean) {
-    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(out.dtype), double(count));
+  if (op == ir::OpId::Mean) {
+    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(out.dtype), double(layout.count));
     emitLoop(b, kb.i64(outN), [&](llvm::Value *o) {
       kb.store(out.dtype, b.CreateFDiv(kb.load(out.dtype, kb.out, o), n), kb.out, o);
     }, "mean");
   }
+}
+
+void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {
+  const ir::Type &in = k.operands[0];
+  emitReduction(kb, *k.def, k.attrs, in, k.result, k.operands,
+                [&](std::span<llvm::Value *const> off) { return kb.load(in.dtype, kb.ins[0], off[0]); });
 }
 
 } // namespace dt::codegen
