@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ir/Ops.h"
+#include "runtime/ThreadPool.h"
 
 #include <llvm/IR/IRBuilder.h>
 
@@ -82,11 +83,13 @@ struct ReduceLayout {
 ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in);
 /// A sum/mean/max/min of `def` into kb.out (type `out`) over a nest of the input's shape `in`:
 /// `operands` are the arrays read per input element (broadcast to `in`), and `element` computes
-/// the reduced value from their element offsets. The reduced innermost dim becomes an accumulator
-/// loop. lowerReduce reads one operand; a fused reduction kernel evaluates its region.
+/// the reduced value from their element offsets, emitted with the KernelBuilder it is given (the
+/// function of a parallel chunk, see emitParallelNest, when the result's outermost dim is split
+/// across threads). The reduced innermost dim becomes an accumulator loop. lowerReduce reads one
+/// operand; a fused reduction kernel evaluates its region.
 void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
                    const ir::Type &out, std::span<const ir::Type> operands,
-                   const std::function<llvm::Value *(std::span<llvm::Value *const> inOffsets)> &element);
+                   const std::function<llvm::Value *(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element);
 
 /// Emits the nest; `body` receives each array's element offset (i64). Nothing runs when any size
 /// is 0. Bounds and strides are passed as Values so they may later be runtime sizes.
@@ -141,6 +144,41 @@ struct ValueNest {
 /// The block flattenNest writes (`rank` bounds, then `arrays` x `rank` strides), read by `at`
 /// from element `first` on.
 ValueNest readNest(const std::function<llvm::Value *(size_t)> &at, size_t first, size_t rank, size_t arrays);
+
+// --- threads (codegen/LowerCommon.cpp) ----------------------------------------------------
+
+/// Elementwise nests and reductions with fewer elements run on the calling thread (the
+/// threshold is the runtime's, runtime/ThreadPool.h, so tests can see it without LLVM).
+inline constexpr int64_t kParallelMinElements = rt::kParallelMinElements;
+
+/// Emits a call of the runtime's dt_parallel_for(fn, ctx, n, grain) at kb's position, where fn
+/// is a new internal function of kb.mod that runs the chunk [begin, end) of [0, n): its code is
+/// what `chunk` emits with a KernelBuilder of that function, whose out, ins and sizes are the same
+/// pointers as kb's (noalias where kb.fn's parameters are; sizes null when kb's is). `chunk` must
+/// not use other Values of kb.fn: it re-derives what it needs (constants, or loads from sizes).
+/// Chunks are run at once on several threads, or inline (see runtime/ThreadPool.h).
+void emitParallelFor(KernelBuilder &kb, llvm::Value *n, llvm::Value *grain,
+                     const std::function<void(KernelBuilder &chunk, llvm::Value *begin, llvm::Value *end)> &chunk);
+
+/// `emit(kb', nest')` for the nest `read(kb)` whose arrays are [kb.out, kb.ins...] of
+/// `arrayTypes`, split across threads along its outermost dim of size != 1 (chosen at run time
+/// unless every size is a constant: shape-generic nests are padded with size-1 dims in front).
+/// nest' is one chunk's: that dim's size is the chunk's length and kb'.out/ins point at the
+/// chunk's first element. A nest of constant sizes with fewer than `minElements` elements is
+/// emitted inline, unsplit; otherwise chunks hold at least about minElements elements (fewer
+/// run inline at run time). `read` is called in kb.fn and again in the chunk's function (it may
+/// only make constants or load from its KernelBuilder's sizes). Every element is computed by the
+/// same code whatever the thread count, so results do not depend on it, provided `emit` writes
+/// only the elements of its chunk (a reduction may split only a dim kept in its result).
+void emitParallelNest(KernelBuilder &kb, std::span<const ir::DType> arrayTypes,
+                      const std::function<ValueNest(KernelBuilder &kb)> &read,
+                      const std::function<void(KernelBuilder &kb, const ValueNest &nest)> &emit,
+                      int64_t minElements = kParallelMinElements);
+/// A static nest as a ValueNest of constants.
+ValueNest constantNest(KernelBuilder &kb, const StridedNest &nest);
+
+// --- runtime sizes, continued ----------------------------------------------------------------
+
 /// Emits the nest with the innermost loop versioned: for each mask of `unitMasks` (bit a set:
 /// array a's innermost stride is 1, clear: 0) a copy with those strides constant, taken when
 /// they hold at run time (it vectorizes); else a generic copy. `body` gets each array's offset.

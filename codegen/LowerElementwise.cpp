@@ -1,6 +1,7 @@
-// Elementwise ops (Unary, Binary, Compare, Where, Cast): one loop nest over the result shape,
-// operands read with broadcast strides; the element computation is exact IEEE (no fast-math
-// flags) so the JIT agrees bit for bit with the interpreter on f32 arithmetic.
+// Elementwise ops (Unary, Binary, Compare, Where, Cast): one loop nest over the result shape
+// (split across threads when large), operands read with broadcast strides; the element
+// computation is exact IEEE (no fast-math flags) so the JIT agrees bit for bit with the
+// interpreter on f32 arithmetic.
 #include "codegen/Lower.h"
 #include "codegen/VectorMath.h"
 
@@ -171,11 +172,19 @@ void lowerElementwise(KernelBuilder &kb, const KernelDesc &k) {
 
   std::vector<DType> types;
   for (const ir::Type &t : k.operands) types.push_back(t.dtype);
-  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-    std::vector<llvm::Value *> xs;
-    for (size_t i = 0; i < k.operands.size(); ++i) xs.push_back(kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]));
-    kb.store(k.result.dtype, emitScalarOp(kb, k.def->id, xs, types, k.result.dtype, k.attrs), kb.out, off[0]);
-  });
+  std::vector<DType> arrays{k.result.dtype};
+  arrays.insert(arrays.end(), types.begin(), types.end());
+  // Large nests are split across threads along their outermost dim (bit-identical results: every
+  // element is computed by the same code).
+  emitParallelNest(kb, arrays, [&](KernelBuilder &c) { return constantNest(c, nest); },
+                   [&](KernelBuilder &c, const ValueNest &part) {
+                     emitNest(c, part.sizes, part.strides, [&](std::span<llvm::Value *const> off) {
+                       std::vector<llvm::Value *> xs;
+                       for (size_t i = 0; i < k.operands.size(); ++i)
+                         xs.push_back(c.load(k.operands[i].dtype, c.ins[i], off[i + 1]));
+                       c.store(k.result.dtype, emitScalarOp(c, k.def->id, xs, types, k.result.dtype, k.attrs), c.out, off[0]);
+                     });
+                   });
 }
 
 } // namespace dt::codegen

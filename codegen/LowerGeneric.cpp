@@ -94,8 +94,6 @@ size_t genericNestRank(const KernelDesc &k) {
 void lowerElementwiseGeneric(KernelBuilder &kb, const KernelDesc &k) {
   DT_ASSERT(k.shapeGeneric, k.def->name, ": not a shape-generic kernel");
   size_t rank = genericNestRank(k), arrays = 1 + k.operands.size();
-  // Every bound and stride is loaded up front, before any store, so none is reloaded in a loop.
-  ValueNest nest = readNest([&](size_t i) { return loadSize(kb, i); }, 0, rank, arrays);
 
   if (usesTranscendentals(k.def->id) && k.result.dtype == ir::DType::F32)
     kb.fn->addFnAttr("prefer-vector-width", "512");
@@ -113,11 +111,19 @@ void lowerElementwiseGeneric(KernelBuilder &kb, const KernelDesc &k) {
   } else {
     masks.push_back(all << 1 | 1);
   }
-  emitVersionedNest(kb, nest, masks, [&](std::span<llvm::Value *const> off) {
-    std::vector<llvm::Value *> xs;
-    for (size_t i = 0; i < k.operands.size(); ++i) xs.push_back(kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]));
-    kb.store(k.result.dtype, emitScalarOp(kb, k.def->id, xs, types, k.result.dtype, k.attrs), kb.out, off[0]);
-  });
+  std::vector<ir::DType> arrayTypes{k.result.dtype};
+  arrayTypes.insert(arrayTypes.end(), types.begin(), types.end());
+  // Split across threads along the outermost dim of size != 1 when large (emitParallelNest).
+  // Every bound and stride is loaded up front, before any store, so none is reloaded in a loop.
+  emitParallelNest(kb, arrayTypes, [&](KernelBuilder &c) { return readNest([&](size_t i) { return loadSize(c, i); }, 0, rank, arrays); },
+                   [&](KernelBuilder &c, const ValueNest &part) {
+                     emitVersionedNest(c, part, masks, [&](std::span<llvm::Value *const> off) {
+                       std::vector<llvm::Value *> xs;
+                       for (size_t i = 0; i < k.operands.size(); ++i)
+                         xs.push_back(c.load(k.operands[i].dtype, c.ins[i], off[i + 1]));
+                       c.store(k.result.dtype, emitScalarOp(c, k.def->id, xs, types, k.result.dtype, k.attrs), c.out, off[0]);
+                     });
+                   });
 }
 
 std::vector<int64_t> shapeGenericSizesStrided(const ir::OpDef &def, std::span<const ir::Type> operandTypes,

@@ -29,10 +29,20 @@ using ValueMap = std::unordered_map<const ir::Value *, llvm::Value *>;
 
 enum class KernelForm { Elementwise, Reduction, MatMulEpilogue };
 
+/// The position of the region's matmul (after the transposes of its operands), or -1.
+int matmulAt(const ir::Graph &r) {
+  for (size_t i = 0; i < r.nodes.size(); ++i) {
+    const ir::OpDef *def = ir::findOp(r.nodes[i]->op);
+    if (def->kind == ir::OpKind::MatMul) return int(i);
+    if (def->kind != ir::OpKind::Layout || def->id == ir::OpId::BroadcastTo) return -1;
+  }
+  return -1;
+}
+
 /// Which of the three forms a region has (describe in Compiler.cpp has checked the region).
 KernelForm kernelForm(const ir::Graph &r) {
   if (r.nodes.empty()) return KernelForm::Elementwise; // yields an input: a copy
-  if (ir::findOp(r.nodes.front()->op)->kind == ir::OpKind::MatMul) return KernelForm::MatMulEpilogue;
+  if (matmulAt(r) >= 0) return KernelForm::MatMulEpilogue;
   if (ir::findOp(r.nodes.back()->op)->kind == ir::OpKind::Reduce) return KernelForm::Reduction;
   return KernelForm::Elementwise;
 }
@@ -83,12 +93,19 @@ void lowerElementwiseKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Graph &r = *k.region;
   StridedNest nest = broadcastNest(k.result, k.operands);
   nest.coalesce();
-  emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-    ValueMap val;
-    for (size_t i = 0; i < r.inputs.size(); ++i) val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], off[i + 1]);
-    emitRegionNodes(kb, r, 0, r.nodes.size(), val);
-    kb.store(k.result.dtype, val.at(r.outputs[0]), kb.out, off[0]);
-  });
+  std::vector<ir::DType> arrays{k.result.dtype};
+  for (const ir::Type &t : k.operands) arrays.push_back(t.dtype);
+  // Split across threads when large (codegen/Lower.h, emitParallelNest).
+  emitParallelNest(kb, arrays, [&](KernelBuilder &c) { return constantNest(c, nest); },
+                   [&](KernelBuilder &c, const ValueNest &part) {
+                     emitNest(c, part.sizes, part.strides, [&](std::span<llvm::Value *const> off) {
+                       ValueMap val;
+                       for (size_t i = 0; i < r.inputs.size(); ++i)
+                         val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[i], off[i + 1]);
+                       emitRegionNodes(c, r, 0, r.nodes.size(), val);
+                       c.store(k.result.dtype, val.at(r.outputs[0]), c.out, off[0]);
+                     });
+                   });
 }
 
 void lowerReductionKernel(KernelBuilder &kb, const KernelDesc &k) {
@@ -97,33 +114,43 @@ void lowerReductionKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Type &in = red.operands[0]->type; // the shape of the loop nest
   // The element of the reduction's operand at these operand offsets, computed by the region body.
   emitReduction(kb, *ir::findOp(red.op), red.attrs, in, k.result, k.operands,
-                [&](std::span<llvm::Value *const> inOff) {
+                [&](KernelBuilder &c, std::span<llvm::Value *const> inOff) {
                   ValueMap val;
                   for (size_t i = 0; i < k.operands.size(); ++i)
-                    val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], inOff[i]);
-                  emitRegionNodes(kb, r, 0, r.nodes.size() - 1, val);
+                    val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[i], inOff[i]);
+                  emitRegionNodes(c, r, 0, r.nodes.size() - 1, val);
                   return val.at(red.operands[0]);
                 });
 }
 
 void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Graph &r = *k.region;
-  const ir::Node &mm = *r.nodes.front();
+  size_t at = size_t(matmulAt(r));
+  const ir::Node &mm = *r.nodes[at];
   const ir::Type &c = k.result; // the matmul's type too (checked by describe)
   llvm::IRBuilder<> &b = kb.b;
-  std::vector<size_t> ab; // region input index of the matmul's lhs and rhs
+  // The region input each matmul operand reads, and whether through a transpose of its last two
+  // dims (then its row and column strides swap: no copy).
+  std::vector<size_t> ab;
+  std::vector<bool> swapped;
   for (const ir::Value *o : mm.operands) {
-    ab.push_back(size_t(std::find(r.inputs.begin(), r.inputs.end(), o) - r.inputs.begin()));
+    swapped.push_back(o->def != nullptr); // checked: a leading transpose of a region input
+    const ir::Value *in = o->def ? o->def->operands[0] : o;
+    ab.push_back(size_t(std::find(r.inputs.begin(), r.inputs.end(), in) - r.inputs.begin()));
     DT_ASSERT(ab.back() < r.inputs.size(), "matmul operand %", o->name, " is not a region input");
   }
-  const ir::Type &a = k.operands[ab[0]], &bT = k.operands[ab[1]];
+  const ir::Type &a = mm.operands[0]->type, &bT = mm.operands[1]->type;
   int64_t m = a.shape[size_t(a.rank() - 2)], kk = a.shape[size_t(a.rank() - 1)], n = bT.shape[size_t(bT.rank() - 1)];
   size_t rank = size_t(c.rank());
+  auto matrix = [&](int x, llvm::Value *ptr, int64_t cols) -> GemmOperand { // row-major [rows, cols] or its transpose
+    return swapped[size_t(x)] ? GemmOperand{ptr, kb.i64(1), kb.i64(x == 0 ? m : kk)} : GemmOperand{ptr, kb.i64(cols), kb.i64(1)};
+  };
 
-  // The batch nest walks the result, the matmul's operands and every operand the epilogue reads
-  // (its broadcast strides over the batch dims); the last two dims of an epilogue operand are
-  // its row and column strides within one M x N matrix.
-  std::vector<bool> read = inputsRead(r, 1);
+  // The batch nest walks the result, the matmul's operands (a transposed one has the same batch
+  // strides) and every operand the epilogue reads (its broadcast strides over the batch dims);
+  // the last two dims of an epilogue operand are its row and column strides within one M x N
+  // matrix.
+  std::vector<bool> read = inputsRead(r, at + 1);
   StridedNest nest = matmulBatchNest(a, bT, c);
   std::vector<std::pair<int64_t, int64_t>> rowCol(k.operands.size(), {0, 0});
   for (size_t i = 0; i < k.operands.size(); ++i) {
@@ -140,10 +167,14 @@ void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
     s.m = kb.i64(m);
     s.n = kb.i64(n);
     s.k = kb.i64(kk);
-    s.a = {b.CreateInBoundsGEP(ty, kb.ins[ab[0]], off[1]), kb.i64(kk), kb.i64(1)};
-    s.b = {b.CreateInBoundsGEP(ty, kb.ins[ab[1]], off[2]), kb.i64(n), kb.i64(1)};
+    s.a = matrix(0, b.CreateInBoundsGEP(ty, kb.ins[ab[0]], off[1]), kk);
+    s.b = matrix(1, b.CreateInBoundsGEP(ty, kb.ins[ab[1]], off[2]), n);
     s.c = b.CreateInBoundsGEP(ty, kb.out, off[0]);
     s.ldc = kb.i64(n);
+    if (at + 1 == r.nodes.size()) { // no epilogue (only transposed operands): the plain, threaded GEMM
+      emitGemm(kb, s);
+      return;
+    }
     // Each lane is one output element: its operands are loaded at (row, col + lane) and the
     // region's body runs on scalars (the same code as every other kernel).
     s.epilogue = [&, off](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col, unsigned lanes) {
@@ -159,7 +190,7 @@ void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
                                                                 b.CreateMul(cl, kb.i64(rowCol[i].second))));
           val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], at);
         }
-        emitRegionNodes(kb, r, 1, r.nodes.size(), val);
+        emitRegionNodes(kb, r, at + 1, r.nodes.size(), val);
         llvm::Value *y = val.at(r.outputs[0]);
         res = lanes > 1 ? b.CreateInsertElement(res, y, uint64_t(l)) : y;
       }

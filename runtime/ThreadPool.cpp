@@ -53,6 +53,7 @@ public:
 
   void run(void (*body)(void *, int64_t, int64_t), void *ctx, int64_t n, int64_t grain) {
     if (n <= 0) return;
+    if (n <= grain || inParallel) return body(ctx, 0, n); // small (most kernel calls): no lock taken
     int64_t g = std::max<int64_t>(grain, 1);
     int t = threads();
     int64_t chunks = std::min<int64_t>(t, (n + g - 1) / g);

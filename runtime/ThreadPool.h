@@ -1,5 +1,6 @@
 // The intra-op thread pool: a small persistent set of worker threads behind dt_parallel_for,
-// which generated kernels (the GEMM, codegen/Gemm.cpp) call to split a loop across threads.
+// which generated kernels (the GEMM, codegen/Gemm.cpp; large elementwise kernels and reductions,
+// emitParallelNest in codegen/LowerCommon.cpp) call to split a loop across threads.
 // No LLVM here: the JIT resolves the C symbol to this function (codegen/Jit.cpp).
 #pragma once
 
@@ -14,6 +15,11 @@ extern "C" void dt_parallel_for(void (*body)(void *ctx, int64_t begin, int64_t e
                                 int64_t grain);
 
 namespace dt::rt {
+
+/// Generated elementwise kernels and reductions with fewer elements than this run on the calling
+/// thread, larger ones in chunks of at least about this many elements (codegen/Lower.h,
+/// emitParallelNest): below it, waking a worker costs about what it saves.
+inline constexpr int64_t kParallelMinElements = int64_t(1) << 16;
 
 /// Sets the number of threads dt_parallel_for uses (the calling thread included). Throws
 /// std::invalid_argument when n < 1 (the frontend's dt::setNumThreads throws dt::ValueError).
