@@ -116,7 +116,7 @@ bool broadcastsTo(const ir::Shape &s, const ir::Shape &out) {
 /// Checks what lowerKernel relies on (codegen/LowerKernel.cpp): region inputs mirror the
 /// operands; the body is elementwise ops, broadcast_to and consts of at most one element, typed
 /// as their operands give, whose values all broadcast to the nest shape; optionally headed by one
-/// matmul of region inputs with the kernel's result type (a matmul epilogue), or ended by one
+/// matmul of region inputs (or of leading transposes of their last two dims) with the kernel's result type (a matmul epilogue), or ended by one
 /// sum/mean/max/min that the region yields (a reduction: the nest is its operand's shape, else
 /// the result's); and the region yields the result type.
 void checkKernel(const ir::Node &n, const KernelDesc &k) {
@@ -132,7 +132,24 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
     if (!def) throw ValueError(fmt(who, ": unknown op '", rn.op, "' in the region"));
     return def->kind;
   };
-  const ir::Node *matmul = !r.nodes.empty() && kindOf(*r.nodes.front()) == ir::OpKind::MatMul ? r.nodes.front().get() : nullptr;
+  // Leading transposes of region inputs' last two dims, read only by the matmul after them (the
+  // GEMM reads them through swapped strides).
+  size_t head = 0;
+  while (head < r.nodes.size() && r.nodes[head]->operands.size() == 1 &&
+         ir::swapsLastTwoDims(*ir::findOp(r.nodes[head]->op), r.nodes[head]->attrs, r.nodes[head]->operands[0]->type.rank()) &&
+         !r.nodes[head]->operands[0]->def)
+    ++head;
+  const ir::Node *matmul = head < r.nodes.size() && kindOf(*r.nodes[head]) == ir::OpKind::MatMul ? r.nodes[head].get() : nullptr;
+  if (head > 0 && !matmul)
+    throw ValueError(fmt(who, ": a transpose in a region must be of a region input and read by the matmul after it"));
+  if (matmul)
+    for (const ir::Value *o : matmul->operands)
+      if (o->def && std::none_of(r.nodes.begin(), r.nodes.begin() + std::ptrdiff_t(head), [&](const auto &t) { return t.get() == o->def; }))
+        throw ValueError(fmt(who, ": matmul operand %", o->name, " must be a region input or a transpose of one"));
+  for (size_t j = 0; j < head; ++j)
+    for (const auto &rn : r.nodes)
+      if (rn.get() != matmul && std::count(rn->operands.begin(), rn->operands.end(), r.nodes[j]->result))
+        throw ValueError(fmt(who, ": transpose %", r.nodes[j]->result->name, " may be read by the matmul only"));
   const ir::Node *reduce = !r.nodes.empty() && kindOf(*r.nodes.back()) == ir::OpKind::Reduce ? r.nodes.back().get() : nullptr;
   if (matmul && reduce) throw ValueError(fmt(who, ": a region may start with a matmul or end in a reduction, not both"));
   if (reduce && r.outputs[0] != reduce->result)
@@ -142,9 +159,9 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
   const ir::Shape &nest = reduce ? reduce->operands[0]->type.shape : k.result.shape;
   std::string nestWhat = reduce ? fmt("the ", reduce->op, "'s operand shape") : std::string("the result");
   std::unordered_map<const ir::Value *, bool> readByBody; // region inputs read outside the matmul
-  for (const auto &rn : r.nodes)
-    if (rn.get() != matmul)
-      for (const ir::Value *o : rn->operands) readByBody[o] = true;
+  for (size_t j = head; j < r.nodes.size(); ++j)
+    if (r.nodes[j].get() != matmul)
+      for (const ir::Value *o : r.nodes[j]->operands) readByBody[o] = true;
   for (size_t i = 0; i < r.inputs.size(); ++i) {
     if (r.inputs[i]->type != k.operands[i])
       throw ValueError(fmt(who, ": region input ", i, " is ", r.inputs[i]->type.str(), ", expected ", k.operands[i].str()));
@@ -156,13 +173,14 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
     std::string what = fmt(who, ": region node %", rn->result->name, " = ", rn->op);
     bool elementwise = def->kind == ir::OpKind::Unary || def->kind == ir::OpKind::Binary ||
                        def->kind == ir::OpKind::Compare || def->kind == ir::OpKind::Where || def->kind == ir::OpKind::Cast;
-    bool headOrTail = rn.get() == matmul || rn.get() == reduce;
+    bool headOrTail = rn.get() == matmul || rn.get() == reduce ||
+                      std::any_of(r.nodes.begin(), r.nodes.begin() + std::ptrdiff_t(head), [&](const auto &t) { return t == rn; });
     if (def->kind == ir::OpKind::Const) {
       if (rn->result->type.numel() > 1)
         throw ValueError(fmt(what, ": expected a const of at most one element, given ", rn->result->type.str()));
     } else if (!elementwise && def->id != ir::OpId::BroadcastTo && !headOrTail) {
       throw ValueError(fmt(what, ": expected an elementwise op, broadcast_to or a scalar const in a kernel region ",
-                           "(a matmul only first, a reduction only last)"));
+                           "(a matmul only first, after transposes of its operands; a reduction only last)"));
     }
     std::vector<ir::Type> ts;
     for (const ir::Value *o : rn->operands) ts.push_back(o->type);
@@ -481,9 +499,23 @@ std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryP
     ++users[size_t(it->second)];
     prog.slotBuffer.push_back(it->second);
   }
+  // A donated output shares its input's buffer (the checks below see the input read no later
+  // than the output's node); otherwise graph inputs and outputs are alone in theirs.
+  std::unordered_set<const ir::Value *> donors;
+  for (auto [k, in] : plan.donations) {
+    if (k < 0 || size_t(k) >= g.outputs.size() || in < 0 || size_t(in) >= g.inputs.size())
+      throw bad("donation of output ", k, " to input ", in, " with ", g.outputs.size(), " outputs and ", g.inputs.size(), " inputs");
+    const ir::Value *v = g.outputs[size_t(k)], *x = g.inputs[size_t(in)];
+    if (bufOf.at(v) != bufOf.at(x) || users[size_t(bufOf.at(x))] != 2 || !(v->type == x->type) || !v->def ||
+        std::count(g.outputs.begin(), g.outputs.end(), v) != 1 || std::count(g.outputs.begin(), g.outputs.end(), x) != 0)
+      throw bad("output %", v->name, " donated to input %", x->name, " must be a node result of its type returned once, alone with it in its buffer");
+    donors.insert(v);
+    donors.insert(x);
+  }
   for (const auto &vs : {g.inputs, g.outputs})
     for (const ir::Value *v : vs)
-      if (users[size_t(bufOf.at(v))] > 1) throw bad("graph input/output %", v->name, " shares buffer ", bufOf.at(v), " with another value");
+      if (users[size_t(bufOf.at(v))] > 1 && !donors.count(v))
+        throw bad("graph input/output %", v->name, " shares buffer ", bufOf.at(v), " with another value");
   for (int64_t b : plan.bufferBytes) prog.bufferBytes.push_back(size_t(b));
 
   // A reshape the plan lists as an alias shares its operand's buffer and joins its group (root =

@@ -41,7 +41,9 @@ std::string viewKey(const TensorImpl &t) {
 /// `t`'s memory as one dense buffer (no copy when contiguous).
 std::shared_ptr<rt::Buffer> denseBuffer(const Tensor &t) {
   size_t bytes = t.type().bytes();
-  if (t.isContiguous()) return rt::Buffer::wrap(t.data(), bytes, t.impl().storage);
+  const std::shared_ptr<rt::Buffer> &storage = t.impl().storage;
+  if (t.isContiguous() && storage && t.data() == storage->data() && bytes == storage->size()) return storage; // all of it
+  if (t.isContiguous()) return rt::Buffer::wrap(t.data(), bytes, storage);
   auto b = rt::Buffer::allocate(bytes);
   if (bytes)
     rt::copyStrided(b->data(), t.data(), ir::dtypeSize(t.dtype()), int(t.dim()), t.shape().data(), t.strides().data());
@@ -180,6 +182,8 @@ Tensor Trace::traced(ir::Value *v, bool isView) {
   created_.push_back(impl);
   return Tensor(std::move(impl));
 }
+
+Tensor Trace::ownValue(const Tensor &t) { return traced(valueOf(t), false); }
 
 Tensor Trace::node(const ir::OpDef &def, const std::vector<Tensor> &operands, const ir::AttrMap &attrs,
                    const ir::Type &t) {
@@ -341,7 +345,20 @@ void Trace::compile(const std::string &pipeline) {
   stats_.passSeconds = secondsSince(t1);
 
   auto t2 = std::chrono::steady_clock::now();
-  ir::MemoryPlan plan = passes::memoryPlan(*cur);
+  // Donations: each write-back of a graph input is computed straight into that input's memory
+  // where the plan finds it safe (the input is not read after the new value's kernel starts).
+  std::vector<std::pair<int, int>> donate;
+  {
+    std::vector<int> inputOf(sources_.size(), -1); // graph input index of each source (the order of run())
+    int next = 0;
+    for (size_t s = 0; s < sources_.size(); ++s)
+      if (sources_[s].kind == TraceSource::Kind::Arg || sources_[s].initial->def == nullptr) inputOf[s] = next++;
+    for (const Writeback &w : writebacks_)
+      if (inputOf[size_t(w.source)] >= 0) donate.emplace_back(w.output, inputOf[size_t(w.source)]);
+  }
+  ir::MemoryPlan plan = passes::memoryPlan(*cur, donate);
+  donatedInput_.assign(cur->outputs.size(), -1);
+  for (auto [k, in] : plan.donations) donatedInput_[size_t(k)] = in;
   stats_.plannedBytes = plan.plannedBytes;
   stats_.unplannedBytes = plan.unplannedBytes;
   program_ = codegen::compile(*cur, plan);
@@ -394,31 +411,68 @@ std::vector<Tensor> Trace::run(const std::vector<Tensor> &args) {
       bufs.push_back(denseBuffer(viewOf(s)));
     }
   }
-  std::vector<std::shared_ptr<rt::Buffer>> outs = program_.run(bufs);
+  // Where write-backs and gradients land: the program writes them there itself when it can (a
+  // donated input's buffer, or an `into` buffer that overlaps no input), else they are copied.
+  auto overlaps = [](const rt::Buffer &a, const rt::Buffer &b) {
+    const char *pa = static_cast<const char *>(a.data()), *pb = static_cast<const char *>(b.data());
+    return a.size() && b.size() && pa < pb + b.size() && pb < pa + a.size();
+  };
+  std::vector<Tensor> dest(donatedInput_.size());
+  for (const Writeback &w : writebacks_) {
+    const TraceSource &s = sources_[size_t(w.source)];
+    dest[size_t(w.output)] = s.kind == TraceSource::Kind::Arg ? args[size_t(s.arg)] : viewOf(s);
+  }
+  auto gradTarget = [&](const GradRecord &r) -> Tensor {
+    const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)].implPtr() : r.leaf;
+    const std::shared_ptr<TensorImpl> &g = leaf->grad;
+    // The existing .grad when it can take the new gradient (its identity stays).
+    if (g && !g->traced && g->dtype == leaf->dtype && g->shape == leaf->shape && Tensor(g).isContiguous()) return Tensor(g);
+    return {};
+  };
+  for (const GradRecord &r : grads_)
+    if (r.action == GradRecord::Action::SetOutput) dest[size_t(r.output)] = gradTarget(r);
+  std::vector<std::shared_ptr<rt::Buffer>> into(donatedInput_.size());
+  for (size_t k = 0; k < dest.size(); ++k) {
+    if (!dest[k].defined()) continue;
+    if (int in = donatedInput_[k]; in >= 0) {
+      // The program overwrites this input: give it private memory if another input shares it.
+      for (size_t j = 0; j < bufs.size(); ++j)
+        if (int(j) != in && overlaps(*bufs[size_t(in)], *bufs[j])) {
+          auto copy = rt::Buffer::allocate(bufs[size_t(in)]->size());
+          std::memcpy(copy->data(), bufs[size_t(in)]->data(), copy->size());
+          bufs[size_t(in)] = std::move(copy);
+          break;
+        }
+    } else if (dest[k].isContiguous()) {
+      std::shared_ptr<rt::Buffer> b = denseBuffer(dest[k]); // its memory, not a copy
+      bool clash = false;
+      for (const auto &x : bufs) clash = clash || overlaps(*b, *x);
+      for (const auto &x : into) clash = clash || (x && overlaps(*b, *x));
+      if (!clash) into[k] = std::move(b);
+    }
+  }
+  std::vector<std::shared_ptr<rt::Buffer>> outs = program_.run(bufs, into);
+  auto land = [&](size_t k) { // output k into its destination, unless the program wrote it there
+    if (outs[k]->data() != dest[k].data()) copyInto(dest[k], *outs[k]);
+  };
 
   std::vector<Tensor> results;
   for (size_t i = 0; i < userOutputs_.size(); ++i)
     results.push_back(Tensor::fromBuffer(userOutputs_[i]->type.dtype, userOutputs_[i]->type.shape, outs[i]));
-  for (const Writeback &w : writebacks_) {
-    const TraceSource &s = sources_[size_t(w.source)];
-    copyInto(s.kind == TraceSource::Kind::Arg ? args[size_t(s.arg)] : viewOf(s), *outs[size_t(w.output)]);
-  }
+  for (const Writeback &w : writebacks_) land(size_t(w.output));
   for (const GradRecord &r : grads_) {
     const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)].implPtr() : r.leaf;
+    std::shared_ptr<TensorImpl> &g = leaf->grad;
     switch (r.action) {
     case GradRecord::Action::None: break;
-    case GradRecord::Action::SetNone: leaf->grad = nullptr; break;
-    case GradRecord::Action::SetTensor: leaf->grad = r.tensor; break;
-    case GradRecord::Action::SetOutput: {
-      const std::shared_ptr<rt::Buffer> &b = outs[size_t(r.output)];
-      std::shared_ptr<TensorImpl> &g = leaf->grad;
-      // Into the existing .grad when it can take it (its identity stays), else a new tensor.
-      if (g && !g->traced && g->dtype == leaf->dtype && g->shape == leaf->shape && Tensor(g).isContiguous())
-        copyInto(Tensor(g), *b);
+    case GradRecord::Action::SetNone: g = nullptr; break;
+    case GradRecord::Action::SetTensor: g = r.tensor; break;
+    case GradRecord::Action::SetOutput:
+      if (dest[size_t(r.output)].defined())
+        land(size_t(r.output));
       else
-        g = Tensor::fromBuffer(leaf->dtype, leaf->shape, b).implPtr();
+        g = Tensor::fromBuffer(leaf->dtype, leaf->shape, outs[size_t(r.output)]).implPtr();
       break;
-    }
     }
   }
   if (!ranOnce_)

@@ -98,6 +98,8 @@ public:
   void noteGradWrite(const std::shared_ptr<TensorImpl> &leaf);
   /// backward()/grad() of these outputs starts (the first one marks the end of the forward).
   void noteBackward(const std::vector<Tensor> &roots);
+  /// A traced tensor with the value of `t` (traced by this trace) that is no view of anything.
+  Tensor ownValue(const Tensor &t);
   /// A tensor impl was created: `allocated` when its memory is new (escape tracking).
   void noteCreated(const std::shared_ptr<TensorImpl> &impl, bool allocated);
   uint64_t id() const { return id_; }
@@ -151,6 +153,9 @@ private:
   std::unordered_set<const rt::Buffer *> createdStorage_;
   std::vector<ir::Value *> userOutputs_;
   std::vector<Writeback> writebacks_;
+  /// Per graph output: the graph input whose buffer the memory plan computes it into (a
+  /// donated write-back: the program updates that memory in place), or -1.
+  std::vector<int> donatedInput_;
   struct Escape {
     std::weak_ptr<TensorImpl> impl;
     int output;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dt::ir {
@@ -19,6 +20,11 @@ struct MemoryPlan {
   std::vector<std::string> inPlace;
   /// Reshape results that are their operand's bytes (same buffer, no kernel), by value name.
   std::vector<std::string> aliases;
+  /// Donations: (graph output index, graph input index) pairs whose output is computed straight
+  /// into the input's buffer (the caller's memory is updated in place: a parameter's new value
+  /// written over the old one, with no copy). Only outputs the planner was asked to donate, and
+  /// only when no node reads the input after the output's node starts.
+  std::vector<std::pair<int, int>> donations;
   /// Bytes of all buffers: what one run allocates with the plan (inputs included).
   int64_t plannedBytes = 0;
   /// Bytes of all values: what one run allocates with one buffer per value (no plan).

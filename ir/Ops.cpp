@@ -412,6 +412,14 @@ std::vector<int64_t> layoutPerm(const OpDef &def, const AttrMap &attrs, int64_t 
   return perm;
 }
 
+bool swapsLastTwoDims(const OpDef &def, const AttrMap &attrs, int64_t rank) {
+  if ((def.id != OpId::Transpose && def.id != OpId::Permute) || rank < 2) return false;
+  std::vector<int64_t> p = layoutPerm(def, attrs, rank);
+  for (int64_t i = 0; i < rank - 2; ++i)
+    if (p[size_t(i)] != i) return false;
+  return p[size_t(rank - 2)] == rank - 1 && p[size_t(rank - 1)] == rank - 2;
+}
+
 Type inferType(const OpDef &def, std::span<const Type> ops, const AttrMap &attrs) {
   if (def.arity >= 0 && int(ops.size()) != def.arity)
     throw ValueError(fmt(def.name, " takes ", def.arity, " operand", def.arity == 1 ? "" : "s", ", got ", ops.size()));

@@ -41,6 +41,12 @@ Role roleOf(const Node &n) {
   return Role::Other;
 }
 
+/// A transpose (or permute) of the last two dims only: a matmul reads it through swapped strides.
+bool swapsLastTwoDims(const Node &n) {
+  const ir::OpDef *def = ir::findOp(n.op);
+  return def && n.operands.size() == 1 && ir::swapsLastTwoDims(*def, n.attrs, n.operands[0]->type.rank());
+}
+
 /// A const cheap enough to clone into every region that reads it.
 bool isScalarConst(const Node *n) { return n && n->op == "const" && n->result->type.numel() <= 1; }
 
@@ -194,6 +200,35 @@ Groups findGroups(const Graph &g) {
       if (am != bm) return am;
       return gr.index.at(a) < gr.index.at(b);
     });
+  }
+  // A matmul operand that is a transpose of the last two dims is read by the GEMM through swapped
+  // strides: the transpose is cloned into the matmul's region, ahead of it (a matmul without an
+  // epilogue gets a group of its own for that), and stays a node only for readers elsewhere.
+  for (const auto &np : g.nodes) {
+    const Node *mm = np.get();
+    if (roleOf(*mm) != Role::MatMul) continue;
+    std::vector<const Node *> ts;
+    for (const Value *o : mm->operands) // (a transpose of one cloned here stays outside: the region reads inputs)
+      if (o->def && swapsLastTwoDims(*o->def) && std::find(ts.begin(), ts.end(), o->def) == ts.end() &&
+          std::find(ts.begin(), ts.end(), o->def->operands[0]->def) == ts.end())
+        ts.push_back(o->def);
+    if (ts.empty()) continue;
+    int gid = gr.group(mm);
+    if (gid < 0) {
+      gid = int(gr.members.size());
+      gr.members.push_back({mm});
+      gr.roots.push_back(mm);
+      gr.shapes.push_back(mm->result->type.shape);
+      gr.matmuls.push_back(mm);
+      gr.clones.emplace_back();
+      gr.groupOf[mm] = gid;
+    }
+    auto &ms = gr.members[size_t(gid)];
+    for (const Node *t : ts) {
+      gr.clones[size_t(gid)].insert(t);
+      gr.clonedAnywhere.insert(t);
+    }
+    ms.insert(ms.begin(), ts.begin(), ts.end());
   }
   return gr;
 }

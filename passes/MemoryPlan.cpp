@@ -50,7 +50,7 @@ bool elementwiseNode(const Node &n) {
 
 } // namespace
 
-ir::MemoryPlan memoryPlan(const ir::Graph &g) {
+ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int>> donate) {
   ir::MemoryPlan plan;
   std::unordered_set<const Value *> inputs(g.inputs.begin(), g.inputs.end());
   std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
@@ -72,6 +72,33 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
   std::unordered_map<const Value *, int64_t> lastUse; // node index of the last reader of any group member
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (const Value *o : g.nodes[i]->operands) lastUse[root(o)] = int64_t(i);
+
+  // Donations: the node whose result is donated, and the input whose buffer it takes.
+  std::unordered_map<const Node *, const Value *> donatedInto;
+  {
+    std::unordered_map<const Value *, size_t> nodeOf;
+    for (size_t i = 0; i < g.nodes.size(); ++i) nodeOf[g.nodes[i]->result] = i;
+    std::unordered_set<const Value *> taken;
+    for (auto [k, in] : donate) {
+      if (k < 0 || size_t(k) >= g.outputs.size() || in < 0 || size_t(in) >= g.inputs.size())
+        throw ValueError(fmt("memory_plan: donation of output ", k, " to input ", in, ": the graph has ", g.outputs.size(),
+                             " outputs and ", g.inputs.size(), " inputs"));
+      const Value *v = g.outputs[size_t(k)], *x = g.inputs[size_t(in)];
+      auto p = nodeOf.find(v);
+      if (p == nodeOf.end() || std::count(g.outputs.begin(), g.outputs.end(), v) != 1 || outputs.count(x) ||
+          !(v->type == x->type) || taken.count(x) || taken.count(v))
+        continue;
+      const Node &n = *g.nodes[p->second];
+      auto lu = lastUse.find(x);
+      bool readHere = std::find(n.operands.begin(), n.operands.end(), x) != n.operands.end();
+      bool readAfter = lu != lastUse.end() && lu->second > int64_t(p->second);
+      if (readAfter || (readHere && !elementwiseNode(n))) continue;
+      taken.insert(x);
+      taken.insert(v);
+      donatedInto[&n] = x;
+      plan.donations.emplace_back(k, in);
+    }
+  }
 
   std::vector<int> freeList; // buffers of dead groups
   std::unordered_map<const Value *, int> bufOf;
@@ -102,6 +129,12 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
       buf = bufOf.at(n.operands[0]);
       plan.aliases.push_back(r->name);
     }
+    bool donated = donatedInto.count(&n) > 0;
+    if (donated) {
+      const Value *x = donatedInto.at(&n);
+      buf = bufOf.at(x);
+      if (std::find(n.operands.begin(), n.operands.end(), x) != n.operands.end()) plan.inPlace.push_back(r->name);
+    }
     if (buf < 0 && !outputs.count(r) && elementwiseNode(n)) {
       for (const Value *o : n.operands)
         if (o->type == r->type && lastUse.at(root(o)) == int64_t(i) && !pinned(root(o))) {
@@ -123,7 +156,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g) {
     }
     if (buf < 0) buf = newBuffer(r);
     assign(r, buf);
-    if (!alias[i]) live += bytes;
+    if (!alias[i] && !donated) live += bytes; // an alias or a donated output adds no bytes
     // In place, the result replaces its operand's bytes rather than adding to them.
     plan.livePeakBytes = std::max(plan.livePeakBytes, inPlaceOf ? live - int64_t(inPlaceOf->type.bytes()) : live);
 
@@ -150,6 +183,9 @@ std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   std::unordered_set<std::string> inPlace(plan.inPlace.begin(), plan.inPlace.end());
   std::unordered_set<std::string> aliases(plan.aliases.begin(), plan.aliases.end());
   std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
+  std::unordered_set<const Value *> donated;
+  for (auto [k, in] : plan.donations)
+    if (k >= 0 && size_t(k) < g.outputs.size()) donated.insert(g.outputs[size_t(k)]);
   auto note = [&](const Value *v, const char *role) {
     auto it = plan.bufferOf.find(v->name);
     if (it == plan.bufferOf.end() || it->second < 0 || size_t(it->second) >= held.size())
@@ -160,7 +196,8 @@ std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   };
   for (const Value *v : g.inputs) note(v, outputs.count(v) ? "input, output" : "input");
   for (const auto &n : g.nodes)
-    note(n->result, outputs.count(n->result)            ? "output"
+    note(n->result, donated.count(n->result)            ? "output, donated"
+                    : outputs.count(n->result)           ? "output"
                     : inPlace.count(n->result->name) ? "in place"
                     : aliases.count(n->result->name) ? "alias"
                                                      : "");

@@ -17,6 +17,11 @@
 //     reuse: a value may live in a bigger buffer), or a new buffer of its bytes.
 //   - Buffers of the operands that die at node i are freed after node i (never for node i's own
 //     result, except in place), so a result never overwrites a value it reads.
+//   - Donation (asked for by the caller, e.g. dt.compile for a parameter's new value): graph output
+//     k is computed into graph input i's buffer when the output is a node result returned once,
+//     input i is not returned and no node after the output's node reads it (the node itself may,
+//     when it is elementwise and the input has the output's type: in place). Refused requests are
+//     left out of plan.donations; the caller then copies the output as before.
 // The graph is not changed. The `memory-plan` pass in the pass manager computes the plan (dtc
 // opt prints it as comments after the graph, see printMemoryPlan).
 #pragma once
@@ -24,17 +29,21 @@
 #include "ir/Graph.h"
 #include "ir/MemoryPlan.h"
 
+#include <span>
 #include <string>
+#include <utility>
 
 namespace dt::passes {
 
-/// The plan for `g` (verified), by the rules above.
-ir::MemoryPlan memoryPlan(const ir::Graph &g);
+/// The plan for `g` (verified), by the rules above; `donate` lists the (output index, input
+/// index) pairs to place together where safe (out-of-range indices throw dt::ValueError).
+ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int>> donate = {});
 
 /// The plan as IR comment lines (so the text after a graph still parses):
 ///   // memory-plan: 3 buffers, 96 bytes (160 bytes with one buffer per value; 96 bytes live at most)
 ///   // buffer 0: 32 bytes: %x (input)
 ///   // buffer 1: 32 bytes: %0, %2 (in place), %3 (alias)
+/// (a donated output shows as "(output, donated)" in its input's buffer).
 std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan);
 
 /// The pipeline entry `memory-plan`: computes the plan of `g` and leaves `g` unchanged (returns 0).

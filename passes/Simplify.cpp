@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 namespace dt::passes {
@@ -138,6 +139,72 @@ ir::Value *identity(ir::Node &n, OpId id, bool &rewrote) {
   return nullptr;
 }
 
+/// Whether `n` is a transpose/permute of the last two dims only.
+bool swapsLastTwo(const ir::Node &n) {
+  const ir::OpDef *def = ir::findOp(n.op);
+  return def && n.operands.size() == 1 && ir::swapsLastTwoDims(*def, n.attrs, n.operands[0]->type.rank());
+}
+
+/// (A·B)ᵀ = Bᵀ·Aᵀ: turns transpose node g.nodes[i] of a matmul read by nothing else into that
+/// matmul, inserting transposes of the operands before it where needed. Returns how many nodes
+/// it inserted, or nullopt when the rule does not apply.
+std::optional<size_t> transposeOfMatmul(ir::Graph &g, size_t i) {
+  ir::Node &n = *g.nodes[i];
+  if (!swapsLastTwo(n)) return std::nullopt;
+  ir::Value *mv = n.operands[0];
+  ir::Node *m = mv->def;
+  const ir::OpDef *md = m ? ir::findOp(m->op) : nullptr;
+  if (!md || md->id != OpId::MatMul || m->operands[0]->type.rank() != m->operands[1]->type.rank() ||
+      m->operands[0]->type.rank() < 2 || std::count(g.outputs.begin(), g.outputs.end(), mv))
+    return std::nullopt;
+  for (const auto &u : g.nodes)
+    if (u.get() != &n && std::count(u->operands.begin(), u->operands.end(), mv)) return std::nullopt;
+  size_t inserted = 0;
+  auto transposed = [&](ir::Value *x) -> ir::Value * {
+    if (x->def && swapsLastTwo(*x->def)) return x->def->operands[0];
+    ir::Shape s = x->type.shape;
+    std::swap(s[s.size() - 2], s[s.size() - 1]);
+    ir::Node *t = g.addNode("transpose", {x}, {}, ir::Type{x->type.dtype, s});
+    t->loc = n.loc;
+    std::unique_ptr<ir::Node> owned = std::move(g.nodes.back());
+    g.nodes.pop_back();
+    g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(i + inserted), std::move(owned));
+    ++inserted;
+    return t->result;
+  };
+  ir::Value *a = m->operands[0], *b = m->operands[1];
+  ir::Value *bt = transposed(b), *at = transposed(a);
+  ir::Node &t = *g.nodes[i + inserted];
+  t.op = "matmul";
+  t.attrs.clear();
+  t.operands = {bt, at};
+  return inserted;
+}
+
+/// A reshape that only drops the size-1 dims a keepdim reduction kept becomes that reduction
+/// without keepdim (the same row-major data), when nothing else reads the reduction: the
+/// reduction then writes its final shape itself (a graph output needs no copy of it).
+bool reshapeOfKeepdimReduce(ir::Graph &g, ir::Node &n) {
+  const ir::OpDef *def = ir::findOp(n.op);
+  if (!def || def->id != OpId::Reshape) return false;
+  ir::Value *rv = n.operands[0];
+  ir::Node *r = rv->def;
+  const ir::OpDef *rd = r ? ir::findOp(r->op) : nullptr;
+  if (!rd || rd->kind != ir::OpKind::Reduce || std::count(g.outputs.begin(), g.outputs.end(), rv)) return false;
+  const ir::Attr *keep = r->attr("keepdim");
+  if (!keep || !keep->isBool() || !keep->asBool()) return false;
+  ir::AttrMap attrs = r->attrs;
+  attrs["keepdim"] = ir::Attr(false);
+  ir::Type t = ir::inferType(*rd, std::vector<ir::Type>{r->operands[0]->type}, attrs);
+  if (t != n.result->type) return false;
+  for (const auto &u : g.nodes)
+    if (u.get() != &n && std::count(u->operands.begin(), u->operands.end(), rv)) return false;
+  n.op = r->op;
+  n.attrs = std::move(attrs);
+  n.operands = {r->operands[0]};
+  return true;
+}
+
 } // namespace
 
 int simplify(ir::Graph &g) {
@@ -147,9 +214,15 @@ int simplify(ir::Graph &g) {
     return it == repl.end() ? v : it->second;
   };
   int changed = 0;
-  for (auto &np : g.nodes) {
-    ir::Node &n = *np;
-    for (ir::Value *&v : n.operands) v = resolve(v);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (ir::Value *&v : g.nodes[i]->operands) v = resolve(v);
+    if (std::optional<size_t> k = transposeOfMatmul(g, i)) {
+      i += *k; // past the transposes inserted before it
+      ++changed;
+    } else if (reshapeOfKeepdimReduce(g, *g.nodes[i])) {
+      ++changed;
+    }
+    ir::Node &n = *g.nodes[i];
     const ir::OpDef *def = ir::findOp(n.op);
     if (!def || def->kind == ir::OpKind::Kernel || n.region || !isPure(def->id)) continue;
     if (def->id == OpId::Const) continue;

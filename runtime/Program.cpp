@@ -1,10 +1,11 @@
-// Program::run: checks the inputs, gives every other slot a buffer (a fresh one per slot, or the
-// planned buffers: outputs alone, the rest from one arena), calls the kernels in order and hands
-// back the output buffers. (Threads come later.)
+// Program::run: checks the inputs, gives every other slot a buffer (the planned buffers, or one per
+// slot: outputs alone, the rest carved from one arena), calls the kernels in order and hands back
+// the output buffers (new ones, the caller's `into` buffers, or donated inputs' buffers).
 #include "runtime/Program.h"
 
 #include "runtime/KernelError.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -13,43 +14,28 @@ namespace dt::rt {
 
 namespace {
 size_t alignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
-
-/// Fills the slots that are not inputs with p's planned buffers (p.slotBuffer non-empty).
-void allocatePlanned(const Program &p, std::vector<std::shared_ptr<Buffer>> &slots) {
-  const std::vector<int> &slotBuffer = p.slotBuffer;
-  const std::vector<size_t> &bufferBytes = p.bufferBytes, &slotBytes = p.slotBytes;
-  if (slotBuffer.size() != slotBytes.size())
-    throw std::logic_error("program plan has " + std::to_string(slotBuffer.size()) + " slot buffers for " +
-                           std::to_string(slotBytes.size()) + " slots");
-  std::vector<std::shared_ptr<Buffer>> bufs(bufferBytes.size());
-  for (size_t s = 0; s < slots.size(); ++s) {
-    size_t b = size_t(slotBuffer[s]);
-    if (b >= bufferBytes.size() || bufferBytes[b] < slotBytes[s])
-      throw std::logic_error("program plan: slot " + std::to_string(s) + " does not fit its buffer");
-    if (slots[s]) bufs[b] = slots[s]; // an input: the caller's buffer
-  }
-  for (int s : p.outputSlots)
-    if (!bufs[size_t(slotBuffer[size_t(s)])]) bufs[size_t(slotBuffer[size_t(s)])] = Buffer::allocate(slotBytes[size_t(s)]);
-  size_t total = 0;
-  for (size_t b = 0; b < bufs.size(); ++b)
-    if (!bufs[b]) total += alignUp(bufferBytes[b]);
-  std::shared_ptr<Buffer> arena = Buffer::allocate(total);
-  size_t at = 0;
-  for (size_t b = 0; b < bufs.size(); ++b) {
-    if (bufs[b]) continue;
-    bufs[b] = Buffer::wrap(static_cast<char *>(arena->data()) + at, bufferBytes[b], arena);
-    at += alignUp(bufferBytes[b]);
-  }
-  for (size_t s = 0; s < slots.size(); ++s)
-    if (!slots[s]) slots[s] = bufs[size_t(slotBuffer[s])];
-}
 } // namespace
 
-std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_ptr<Buffer>> inputs) const {
+std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_ptr<Buffer>> inputs,
+                                                  std::span<const std::shared_ptr<Buffer>> into) const {
   if (inputs.size() != inputSlots.size())
     throw std::invalid_argument("program expects " + std::to_string(inputSlots.size()) + " input" +
                                 (inputSlots.size() == 1 ? "" : "s") + ", given " + std::to_string(inputs.size()));
-  std::vector<std::shared_ptr<Buffer>> slots(slotBytes.size());
+  // Buffers: the plan's, or one per slot without a plan. Only inputs' and outputs' buffers are
+  // Buffer objects (the caller's, or handed to it); the others are raw pointers into one arena.
+  const bool planned = !slotBuffer.empty();
+  if (planned && slotBuffer.size() != slotBytes.size())
+    throw std::logic_error("program plan has " + std::to_string(slotBuffer.size()) + " slot buffers for " +
+                           std::to_string(slotBytes.size()) + " slots");
+  const size_t nb = planned ? bufferBytes.size() : slotBytes.size();
+  auto bufferOf = [&](size_t s) { return planned ? size_t(slotBuffer[s]) : s; };
+  auto bytesOf = [&](size_t b) { return planned ? bufferBytes[b] : slotBytes[b]; };
+  if (planned)
+    for (size_t s = 0; s < slotBytes.size(); ++s)
+      if (size_t(slotBuffer[s]) >= nb || bufferBytes[size_t(slotBuffer[s])] < slotBytes[s])
+        throw std::logic_error("program plan: slot " + std::to_string(s) + " does not fit its buffer");
+
+  std::vector<std::shared_ptr<Buffer>> held(nb);
   for (size_t i = 0; i < inputs.size(); ++i) {
     size_t expected = slotBytes.at(size_t(inputSlots[i]));
     if (!inputs[i])
@@ -58,36 +44,57 @@ std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_pt
     if (inputs[i]->size() != expected)
       throw std::invalid_argument("program input " + std::to_string(i) + ": expected " + std::to_string(expected) +
                                   " bytes, given " + std::to_string(inputs[i]->size()));
-    slots[size_t(inputSlots[i])] = inputs[i];
+    held[bufferOf(size_t(inputSlots[i]))] = inputs[i];
   }
-  if (slotBuffer.empty()) {
-    for (size_t s = 0; s < slots.size(); ++s)
-      if (!slots[s]) slots[s] = Buffer::allocate(slotBytes[s]);
-  } else {
-    allocatePlanned(*this, slots);
+  // Outputs: the buffer already there (an input's: donated, or an output returned twice), the
+  // caller's `into` buffer for an output slot returned once, or a new one.
+  for (size_t k = 0; k < outputSlots.size(); ++k) {
+    size_t s = size_t(outputSlots[k]), b = bufferOf(s);
+    if (held[b]) continue;
+    if (k < into.size() && into[k] && std::count(outputSlots.begin(), outputSlots.end(), int(s)) == 1) {
+      if (into[k]->size() != slotBytes[s])
+        throw std::invalid_argument("program output " + std::to_string(k) + ": expected " + std::to_string(slotBytes[s]) +
+                                    " bytes to write into, given " + std::to_string(into[k]->size()));
+      held[b] = into[k];
+    } else {
+      held[b] = Buffer::allocate(slotBytes[s]);
+    }
+  }
+  size_t total = 0;
+  for (size_t b = 0; b < nb; ++b)
+    if (!held[b]) total += alignUp(bytesOf(b));
+  std::shared_ptr<Buffer> arena = total ? Buffer::allocate(total) : nullptr;
+  std::vector<void *> base(nb); // (null for a zero-size buffer when the arena is empty: never read)
+  for (size_t b = 0, at = 0; b < nb; ++b) {
+    if (held[b]) {
+      base[b] = held[b]->data();
+    } else if (arena) {
+      base[b] = static_cast<char *>(arena->data()) + at;
+      at += alignUp(bytesOf(b));
+    }
   }
 
   std::vector<void *> ptrs;
   takeKernelError(); // drop a report left by a kernel whose caller did not check
   for (const Step &st : steps) {
     ptrs.clear();
-    for (int s : st.slots) ptrs.push_back(slots.at(size_t(s))->data());
+    for (int s : st.slots) ptrs.push_back(base[bufferOf(size_t(s))]);
     st.fn(ptrs.data(), st.sizes.empty() ? nullptr : st.sizes.data());
     if (std::optional<KernelIndexError> e = takeKernelError()) // a bad gather/scatter_add index
       throw IndexOutOfBounds(std::string_view(st.name).substr(0, st.name.find(' ')), *e);
   }
 
-  // An output that is an input, or that was already returned, is copied so every output buffer
-  // belongs to the caller alone.
-  std::vector<bool> taken(slots.size(), false);
+  // An output that is an input slot, or that was already returned, is copied so every output
+  // buffer belongs to the caller alone (a donated output is its input's buffer, by design).
+  std::vector<bool> taken(slotBytes.size(), false);
   for (int s : inputSlots) taken[size_t(s)] = true;
   std::vector<std::shared_ptr<Buffer>> out;
   out.reserve(outputSlots.size());
   for (int s : outputSlots) {
-    const std::shared_ptr<Buffer> &b = slots.at(size_t(s));
+    const std::shared_ptr<Buffer> &b = held[bufferOf(size_t(s))];
     if (taken[size_t(s)]) {
-      auto copy = Buffer::allocate(b->size());
-      if (b->size()) std::memcpy(copy->data(), b->data(), b->size());
+      auto copy = Buffer::allocate(slotBytes[size_t(s)]);
+      if (copy->size()) std::memcpy(copy->data(), b->data(), copy->size());
       out.push_back(std::move(copy));
     } else {
       out.push_back(b);

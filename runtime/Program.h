@@ -39,8 +39,13 @@ struct Program {
 
   /// Runs the steps. `inputs[i]` must hold slotBytes[inputSlots[i]] bytes (checked: a count or
   /// size mismatch throws std::invalid_argument). Every output gets a new buffer the caller owns;
-  /// an output that is an input is copied.
-  std::vector<std::shared_ptr<Buffer>> run(std::span<const std::shared_ptr<Buffer>> inputs) const;
+  /// an output that is an input is copied; an output the plan donated to an input (codegen
+  /// checked it) is that input's buffer, updated in place. `into[k]`, when given and non-null, is
+  /// the buffer output k is written into instead of a new one (its bytes checked): the caller
+  /// promises it overlaps no input and no other `into` buffer. It is ignored for an output that
+  /// is an input, is donated, or whose slot is returned more than once.
+  std::vector<std::shared_ptr<Buffer>> run(std::span<const std::shared_ptr<Buffer>> inputs,
+                                           std::span<const std::shared_ptr<Buffer>> into = {}) const;
 };
 
 } // namespace dt::rt

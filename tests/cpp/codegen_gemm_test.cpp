@@ -5,6 +5,8 @@
 #include "CodegenCheck.h"
 
 #include "frontend/Tensor.h"
+#include "ir/Text.h"
+#include "passes/Fusion.h"
 
 #include <gtest/gtest.h>
 
@@ -125,6 +127,50 @@ TEST(CodegenGemm, TransposedOperandNodes) {
       std::vector<HostArray> args{randomArray(xt, rng, Domain::Moderate), randomArray(wt, rng, Domain::Moderate)};
       expectMatMulClose(g, args, runJit(g, args)[0], k);
     }
+}
+
+TEST(CodegenGemm, FusedTransposedOperandsAreReadThroughStrides) {
+  // After fusion the transposes of x @ w.T, x.T @ g and a.T @ b.T live in the matmul's kernel
+  // region and the GEMM reads their operands through swapped strides: odd sizes around the tile
+  // (1, 7, 17, 255, 257), every transposed side, with and without an epilogue, batched.
+  struct Case {
+    Shape batch;
+    int64_t m, k, n;
+  };
+  const Case cases[] = {{{}, 1, 7, 17}, {{}, 17, 257, 7}, {{}, 255, 17, 257}, {{}, 7, 1, 255}, {{2}, 9, 33, 18}};
+  uint64_t seed = 9800;
+  for (DType t : {DType::F32, DType::F64})
+    for (const Case &c : cases)
+      for (int sides = 1; sides < 4; ++sides)
+        for (int epilogue = 0; epilogue < 2; ++epilogue) {
+          bool ta = sides & 1, tb = sides & 2;
+          auto shape = [&](int64_t r, int64_t cols) {
+            Shape s = c.batch;
+            s.push_back(r);
+            s.push_back(cols);
+            return s;
+          };
+          ir::Graph g;
+          g.name = "t";
+          Type at{t, ta ? shape(c.k, c.m) : shape(c.m, c.k)}, bt{t, tb ? shape(c.n, c.k) : shape(c.k, c.n)};
+          ir::Value *a = g.addInput(at), *b = g.addInput(bt), *bias = g.addInput(Type{t, {c.n}});
+          if (ta) a = g.addNode("transpose", {a}, {}, Type{t, shape(c.m, c.k)})->result;
+          if (tb) b = g.addNode("transpose", {b}, {}, Type{t, shape(c.k, c.n)})->result;
+          ir::Value *y = g.addNode("matmul", {a, b}, {}, Type{t, shape(c.m, c.n)})->result;
+          if (epilogue) {
+            y = g.addNode("add", {y, bias}, {}, Type{t, shape(c.m, c.n)})->result;
+            y = g.addNode("relu", {y}, {}, Type{t, shape(c.m, c.n)})->result;
+          }
+          g.outputs.push_back(y);
+          auto f = g.clone();
+          ASSERT_EQ(passes::fusion(*f), 1);
+          ASSERT_EQ(f->nodes.size(), 1u) << ir::print(*f); // the transposes are inside the kernel
+          SCOPED_TRACE(ir::print(*f));
+          std::mt19937_64 rng(seed++);
+          std::vector<HostArray> args;
+          for (const ir::Value *v : g.inputs) args.push_back(randomArray(v->type, rng, Domain::Moderate));
+          expectMatMulClose(g, args, runJit(*f, args)[0], c.k);
+        }
 }
 
 namespace {

@@ -386,5 +386,88 @@ TEST(MemoryPlan, ThePassLeavesTheGraphUnchanged) {
   EXPECT_TRUE(h->equals(*g));
 }
 
+
+// An SGD-like update: the new %w (output 1) may be written over input %w, the new %m (output 2)
+// over input %m; %x is read by the matmul after %m's update, so output 0 may not take it.
+const char *kUpdate = R"(
+func @f(%w: f32[4,3], %m: f32[4,3], %g: f32[4,3], %x: f32[2,4]) -> (f32[2,3], f32[4,3], f32[4,3], f32[4,3]) {
+  %m1 = add(%m, %g) : f32[4,3]
+  %lr = const() {value=0.5} : f32[]
+  %d = mul(%m1, %lr) : f32[4,3]
+  %w1 = sub(%w, %d) : f32[4,3]
+  %y = matmul(%x, %w1) : f32[2,3]
+  %x2 = matmul(%x, %w) : f32[2,3]
+  return %y, %w1, %m1, %d
+}
+)";
+
+TEST(MemoryPlan, DonatedOutputsAreComputedIntoTheirInputsBuffer) {
+  auto g = parseOk(kUpdate);
+  // Asked: %w1 into %w (refused: %w is read by %x2 after %w1's node), %m1 into %m (granted, in
+  // place: add reads %m elementwise), %y into %x (refused: %x is read later, and types differ),
+  // %d into %g (granted: %g's last reader is %m1, before %d).
+  std::vector<std::pair<int, int>> ask = {{1, 0}, {2, 1}, {0, 3}, {3, 2}};
+  ir::MemoryPlan p = passes::memoryPlan(*g, ask);
+  EXPECT_EQ(p.donations, (std::vector<std::pair<int, int>>{{2, 1}, {3, 2}}));
+  EXPECT_EQ(p.bufferOf.at("m1"), p.bufferOf.at("m"));
+  EXPECT_EQ(p.bufferOf.at("d"), p.bufferOf.at("g"));
+  EXPECT_NE(p.bufferOf.at("w1"), p.bufferOf.at("w"));
+  EXPECT_NE(std::find(p.inPlace.begin(), p.inPlace.end(), "m1"), p.inPlace.end());
+  std::string text = passes::printMemoryPlan(*g, p);
+  EXPECT_NE(text.find("%m (input), %m1 (output, donated)"), std::string::npos) << text;
+
+  // Run it: the donated outputs are the inputs' own buffers, updated; the results equal the
+  // interpreter's and an undonated run's.
+  rt::Program prog = codegen::compile(*g, p);
+  std::vector<HostArray> ins = randomInputs(*g, 5);
+  std::vector<HostArray> want = run(codegen::compile(*g), *g, ins);
+  std::vector<std::shared_ptr<rt::Buffer>> bufs;
+  for (const HostArray &a : ins) {
+    auto b = rt::Buffer::allocate(a.bytes.size());
+    std::memcpy(b->data(), a.bytes.data(), a.bytes.size());
+    bufs.push_back(b);
+  }
+  auto outs = prog.run(bufs);
+  EXPECT_EQ(outs[2]->data(), bufs[1]->data());
+  EXPECT_EQ(outs[3]->data(), bufs[2]->data());
+  EXPECT_NE(outs[1]->data(), bufs[0]->data());
+  for (size_t i = 0; i < outs.size(); ++i)
+    EXPECT_EQ(std::memcmp(outs[i]->data(), want[i].bytes.data(), want[i].bytes.size()), 0) << "output " << i;
+  EXPECT_EQ(std::memcmp(bufs[0]->data(), ins[0].bytes.data(), ins[0].bytes.size()), 0) << "%w was not donated";
+
+  // Bad requests: out of range throws; a codegen given a donation the graph cannot take refuses it.
+  std::vector<std::pair<int, int>> bad = {{4, 0}};
+  EXPECT_THROW(passes::memoryPlan(*g, bad), ValueError);
+  ir::MemoryPlan forged = p;
+  forged.donations.emplace_back(1, 0);
+  forged.bufferOf["w1"] = forged.bufferOf.at("w");
+  expectPlanRejected(*g, forged, "overwrites %w in buffer");
+}
+
+TEST(MemoryPlan, OutputsCanBeWrittenIntoGivenBuffers) {
+  auto g = parseOk(kUpdate);
+  ir::MemoryPlan p = passes::memoryPlan(*g);
+  for (const rt::Program &prog : {codegen::compile(*g, p), codegen::compile(*g)}) {
+    std::vector<HostArray> ins = randomInputs(*g, 6);
+    std::vector<std::shared_ptr<rt::Buffer>> bufs;
+    for (const HostArray &a : ins) {
+      auto b = rt::Buffer::allocate(a.bytes.size());
+      std::memcpy(b->data(), a.bytes.data(), a.bytes.size());
+      bufs.push_back(b);
+    }
+    std::vector<std::shared_ptr<rt::Buffer>> into(4);
+    into[1] = rt::Buffer::allocate(48);
+    into[3] = rt::Buffer::allocate(48);
+    auto outs = prog.run(bufs, into);
+    EXPECT_EQ(outs[1], into[1]);
+    EXPECT_EQ(outs[3], into[3]);
+    std::vector<HostArray> want = run(prog, *g, ins);
+    for (size_t i = 0; i < outs.size(); ++i)
+      EXPECT_EQ(std::memcmp(outs[i]->data(), want[i].bytes.data(), want[i].bytes.size()), 0) << "output " << i;
+    into[1] = rt::Buffer::allocate(12);
+    EXPECT_THROW(prog.run(bufs, into), std::invalid_argument);
+  }
+}
+
 } // namespace
 } // namespace dt
