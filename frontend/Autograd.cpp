@@ -259,7 +259,8 @@ void Tensor::backward(const Tensor &gradient, bool retainGraph) const {
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (!grads[i].defined()) continue;
     Tensor old = leaves[i].grad();
-    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? apply(ir::OpId::Add, {old, grads[i]}) : grads[i]).implPtr());
+    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? apply(ir::OpId::Add, {old, grads[i]}) : grads[i]).implPtr(),
+                       /*computedByBackward=*/true);
   }
 }
 

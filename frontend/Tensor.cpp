@@ -334,8 +334,11 @@ void Tensor::setGrad(const Tensor &g) {
   assignGrad(implPtr(), g.defined() ? g.implPtr() : nullptr);
 }
 
-void Tensor::assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g) {
-  if (Trace *tr = activeTrace()) tr->noteGradWrite(leaf);
+void Tensor::assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g, bool computedByBackward) {
+  if (Trace *tr = activeTrace()) {
+    tr->noteGradWrite(leaf);
+    if (computedByBackward && g && g->traced && g->tracedView && g->traceId == tr->id()) g = tr->ownValue(Tensor(g)).implPtr();
+  }
   leaf->grad = std::move(g);
 }
 

@@ -76,8 +76,12 @@ public:
   bool isLeaf() const { return !impl().gradFn; }
   Tensor grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
   void setGrad(const Tensor &g);
-  /// Sets `leaf.grad` (every change of a .grad goes through here, so a trace can see it).
-  static void assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g);
+  /// Sets `leaf.grad` (every change of a .grad goes through here, so a trace can see it). A
+  /// gradient `computedByBackward` is a tensor of its own even when the last op that made it was
+  /// a view (a transpose, a reshape): while tracing it becomes a traced tensor that is no view, so
+  /// `p.grad.mul_(c)` works as in eager mode.
+  static void assignGrad(const std::shared_ptr<TensorImpl> &leaf, std::shared_ptr<TensorImpl> g,
+                         bool computedByBackward = false);
   bool isTraced() const { return impl().traced != nullptr; }
   const std::shared_ptr<TapeNode> &gradFn() const { return impl().gradFn; }
   /// A tensor sharing storage, without autograd history.

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 namespace dt {
 
@@ -484,11 +485,20 @@ Tensor advancedIndex(const Tensor &v, const std::vector<std::pair<int64_t, Tenso
     b = *s;
   }
   int64_t n = ir::numElements(b);
-  // The linear index into the merged indexed axes, range-checked and normalized on the host.
+  // The linear index into the merged indexed axes, range-checked and normalized on the host; or,
+  // while tracing one index tensor whose values are unknown, normalized by tensor ops (the
+  // gather's kernel range-checks it at run time: IndexError). Several index tensors need the
+  // host check (an out-of-range index could land in range once merged).
   std::vector<int64_t> linear(size_t(n), 0);
+  std::optional<Tensor> traced;
   int64_t merged = 1;
   for (const auto &[axis, idx] : tensors) {
     int64_t size = v.shape()[axis];
+    merged *= size;
+    if (tensors.size() == 1 && traceHidesValue(idx.impl())) {
+      traced = where(lt(idx, Scalar(0)), add(idx, Scalar(static_cast<long long>(size))), idx);
+      break;
+    }
     std::vector<int64_t> vals = broadcastValues(idx, b);
     for (int64_t k = 0; k < n; ++k) {
       int64_t i = vals[k];
@@ -496,7 +506,6 @@ Tensor advancedIndex(const Tensor &v, const std::vector<std::pair<int64_t, Tenso
         throw IndexError(fmt("index ", i, " is out of bounds for dimension ", axis, " with size ", size));
       linear[k] = linear[k] * size + (i < 0 ? i + size : i);
     }
-    merged *= size;
   }
   bool adjacent = true;
   for (size_t j = 1; j < tensors.size(); ++j) adjacent = adjacent && tensors[j].first == tensors[j - 1].first + 1;
@@ -519,7 +528,7 @@ Tensor advancedIndex(const Tensor &v, const std::vector<std::pair<int64_t, Tenso
   gshape[0] = n;
   Shape ishape(gshape.size(), 1);
   ishape[0] = n;
-  Tensor index = broadcastTo(intTensor(ishape, linear), gshape);
+  Tensor index = broadcastTo(traced ? reshape(*traced, ishape) : intTensor(ishape, linear), gshape);
   Tensor r = apply(OpId::Gather, {w, index}, {{"axis", Attr(int64_t(0))}});
 
   Shape outShape = b;

@@ -804,7 +804,8 @@ void backward(const Tensor &t, const Tensor &gradient, std::optional<bool> retai
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (!grads[i].defined()) continue;
     Tensor old = leaves[i].grad();
-    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? add(old, grads[i]) : grads[i]).implPtr());
+    Tensor::assignGrad(leaves[i].implPtr(), (old.defined() ? add(old, grads[i]) : grads[i]).implPtr(),
+                       /*computedByBackward=*/true);
   }
 }
 

@@ -148,6 +148,9 @@ def _deepcopy(self, memo):
 
 Tensor.shape = property(_shape, doc="The shape, a dumbtorch.Size.")
 Tensor.__repr__ = _repr
+# Hashed by identity (as torch.Tensor), at C speed: tensors key the optimizers' state, which a
+# compiled step's guards look up at every call.
+Tensor.__hash__ = object.__hash__
 Tensor.__str__ = _repr
 Tensor.__iter__ = _iter
 Tensor.__array__ = _array

@@ -647,6 +647,8 @@ void bindTensor(py::module_ &m) {
              return t.shape()[0];
            })
       .def("__hash__", [](py::handle self) { return py::hash(py::int_(reinterpret_cast<uintptr_t>(self.ptr()))); });
+  // (python/dumbtorch/tensor.py replaces this __hash__ with object.__hash__: the same identity
+  // hash without the pybind11 call.)
 
   // Autograd state.
   cls.def_property(

@@ -153,7 +153,9 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int)
     picked, valid, safe = _pick("nll_loss", logp, target, ignore_index)
     if weight is not None:
         _check_weight(weight, logp)
-        w = weight[safe] * valid
+        # A gather, not weight[safe]: tensor indexing reads the indices on the host, which a
+        # dt.compile trace cannot.
+        w = _C.gather(weight, 0, safe.reshape(-1)).reshape(*safe.shape) * valid
     else:
         w = valid.to(logp.dtype)
     return -(picked * w), w

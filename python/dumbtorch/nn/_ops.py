@@ -184,12 +184,15 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
             bad = lo if lo < 0 else hi
             raise IndexError(f"embedding(): index {bad} is out of range for {n} embeddings")
     flat = input.reshape(-1)
-    rows = weight[flat]
+    # A gather, not weight[flat]: indexing with a tensor reads the indices on the host, which a
+    # dt.compile trace cannot (gather checks the range in its kernel, at run time).
+    index = flat.unsqueeze(1).broadcast_to((flat.shape[0], weight.shape[1]))
+    rows = _C.gather(weight, 0, index)
     if padding_idx is not None:
         if padding_idx < 0:
             padding_idx += n
         keep = (flat != padding_idx).unsqueeze(1)
-        rows = _C.where(keep, rows, weight.detach()[flat])
+        rows = _C.where(keep, rows, _C.gather(weight.detach(), 0, index))
     return rows.reshape(*input.shape, weight.shape[1])
 
 

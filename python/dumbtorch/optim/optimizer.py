@@ -47,6 +47,13 @@ def _no_grad_step(step: Callable) -> Callable:
     return wrapper
 
 
+class _Identities(tuple):
+    """Object identities compared exactly, printed short (in DT_LOG=recompiles)."""
+
+    def __repr__(self) -> str:
+        return f"<the identities of {len(self)} entries>"
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts with 'params' and the hyper-parameters) and
     ``state`` (param -> dict of tensors). Subclasses implement step()."""
@@ -111,9 +118,16 @@ class Optimizer:
         from ..compiler import guard
 
         for i, group in enumerate(self.param_groups):
-            guard(lambda g=group: {k: v for k, v in g.items() if k != "params"},
-                  f"{type(self).__name__}.param_groups[{i}] hyperparameters")
-            guard(lambda g=group: [id(p) for p in g["params"]], f"{type(self).__name__}.param_groups[{i}] params")
+            # (Checked at every call of the compiled step: kept to a few C-level operations.)
+            keys = tuple(k for k in group if k != "params")
+            guard(lambda g=group, ks=keys: (len(g), *map(g.get, ks)),
+                  f"{type(self).__name__}.param_groups[{i}] hyperparameters (len, {', '.join(keys)})")
+            guard(lambda g=group: _Identities(map(id, g["params"])), f"{type(self).__name__}.param_groups[{i}] params")
+        # The state tensors are captured by identity: a new one (load_state_dict, a reset by hand)
+        # must retrace, or the compiled step would keep updating the old ones.
+        params = tuple(p for g in self.param_groups for p in g["params"])  # (the params guards hold them)
+        guard(lambda: _Identities([id(v) for st in map(self.state.get, params) if st for v in (*st, *st.values())]),
+              f"{type(self).__name__}.state tensors")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients: to None (default), or to zeros in place."""
