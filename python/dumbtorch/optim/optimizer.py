@@ -125,8 +125,8 @@ class Optimizer:
             guard(lambda g=group: _Identities(map(id, g["params"])), f"{type(self).__name__}.param_groups[{i}] params")
         # The state tensors are captured by identity: a new one (load_state_dict, a reset by hand)
         # must retrace, or the compiled step would keep updating the old ones.
-        params = tuple(p for g in self.param_groups for p in g["params"])  # (the params guards hold them)
-        guard(lambda: _Identities([id(v) for st in map(self.state.get, params) if st for v in (*st, *st.values())]),
+        stated = tuple(p for g in self.param_groups for p in g["params"] if self.state.get(p))
+        guard(lambda: _Identities(map(id, chain.from_iterable(map(dict.values, map(self.state.get, stated))))),
               f"{type(self).__name__}.state tensors")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
