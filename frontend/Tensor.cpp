@@ -167,7 +167,8 @@ Tensor runKernel(const ir::OpDef &def, const std::vector<Tensor> &xs, const std:
   if (def.kind == OpKind::Const) {
     ir::Graph g;
     ir::HostArray h = ir::evalNode(*g.addNode("const", {}, attrs, t), {});
-    std::memcpy(out.data(), h.bytes.data(), h.bytes.size());
+    if (!h.bytes.empty()) // a zero-size constant: memcpy from a null pointer is UB even for 0 bytes
+      std::memcpy(out.data(), h.bytes.data(), h.bytes.size());
     return out;
   }
   bool generic = codegen::hasShapeGenericKernel(def);

@@ -309,9 +309,10 @@ TEST(Eager, ShapeGenericReductionsCompileOnceAndMatchTheInterpreter) {
   for (OpId id : {OpId::Sum, OpId::Mean, OpId::Max}) {
     for (const ir::AttrMap &attrs : attrSets) {
       for (DType dt : {DType::F32, DType::F64}) {
-        int64_t before = autogradStats().eagerKernelCompiles;
+        int64_t before = autogradStats().eagerKernelCompiles, afterFirst = -1;
         for (const ir::Shape &s : shapes) {
           if (id == OpId::Max && ir::numElements(s) == 0) continue; // max over an empty axis is rejected
+          if (afterFirst < 0 && &s != &shapes.front()) afterFirst = autogradStats().eagerKernelCompiles;
           Tensor x = values(dt, s, seed++);
           Tensor y = apply(id, {x}, attrs);
           ir::HostArray want = interpretOp(id, {x}, attrs, y.type());
@@ -330,7 +331,10 @@ TEST(Eager, ShapeGenericReductionsCompileOnceAndMatchTheInterpreter) {
             EXPECT_LE(std::abs(got[i] - w), tol) << what << " at " << i << ": " << got[i] << " vs " << w;
           }
         }
-        EXPECT_EQ(autogradStats().eagerKernelCompiles - before, 1) << ir::opDef(id).name << " " << ir::dtypeName(dt);
+        // The first shape compiles the kernel (unless an earlier test in this process did); no
+        // other shape compiles anything.
+        EXPECT_LE(afterFirst - before, 1) << ir::opDef(id).name << " " << ir::dtypeName(dt);
+        EXPECT_EQ(autogradStats().eagerKernelCompiles, afterFirst) << ir::opDef(id).name << " " << ir::dtypeName(dt);
       }
     }
   }
