@@ -719,6 +719,14 @@ void bindTensor(py::module_ &m) {
             const Tensor &t = selfTensor(t_h);
             Tensor g = gradient.is_none() ? Tensor() : argTensor(gradient, "backward", "gradient");
             std::optional<bool> r = retain.is_none() ? std::nullopt : std::optional<bool>(PyObject_IsTrue(retain.ptr()) == 1);
+            if (create && PyErr_WarnEx(PyExc_UserWarning,
+                                       "Using backward() with create_graph=True will create a reference cycle between the "
+                                       "parameter and its gradient which can cause a memory leak. We recommend using "
+                                       "autograd.grad when creating the graph to avoid this. If you have to use this "
+                                       "function, make sure to reset the .grad fields of your parameters to None after "
+                                       "use to break the cycle and avoid the leak. (as PyTorch)",
+                                       1) != 0)
+              throw py::error_already_set(); // warnings turned into errors
             run([&] { dt::backward(t, g, r, create); });
           },
           py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(), py::arg("create_graph") = false,
