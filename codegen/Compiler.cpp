@@ -10,6 +10,7 @@
 #include "codegen/Lower.h"
 
 #include "ir/Error.h"
+#include "ir/Interpreter.h"
 #include "ir/Ops.h"
 
 #include <llvm/IR/LLVMContext.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -516,6 +518,10 @@ std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryP
     for (const ir::Value *v : vs)
       if (users[size_t(bufOf.at(v))] > 1 && !donors.count(v))
         throw bad("graph input/output %", v->name, " shares buffer ", bufOf.at(v), " with another value");
+  // A const is filled once, when the program is made: nothing else may ever write its buffer.
+  for (const auto &n : g.nodes)
+    if (descs[size_t(&n - &g.nodes[0])].def->kind == ir::OpKind::Const && users[size_t(bufOf.at(n->result))] > 1)
+      throw bad("const %", n->result->name, " shares buffer ", bufOf.at(n->result), " with another value");
   for (int64_t b : plan.bufferBytes) prog.bufferBytes.push_back(size_t(b));
 
   // A reshape the plan lists as an alias shares its operand's buffer and joins its group (root =
@@ -614,6 +620,16 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
     }
   }
 
+  // Consts are evaluated now, once, into buffers the program owns: no step runs for them.
+  for (size_t i = 0; i < descs.size(); ++i) {
+    if (descs[i].def->kind != ir::OpKind::Const) continue;
+    ir::HostArray h = ir::evalNode(*g.nodes[i], {});
+    auto buf = rt::Buffer::allocate(h.bytes.size());
+    if (!h.bytes.empty()) std::memcpy(buf->data(), h.bytes.data(), h.bytes.size());
+    prog.constants.emplace_back(prog.steps[i].slots[0], std::move(buf));
+    aliased[i] = true;
+  }
+
   std::lock_guard<std::mutex> lock(s.mu);
   // Emit every kernel the cache lacks into one module.
   auto ctx = std::make_unique<llvm::LLVMContext>();
@@ -641,7 +657,7 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
 
   std::vector<rt::Step> steps;
   for (size_t i = 0; i < descs.size(); ++i) {
-    if (aliased[i]) continue; // an aliased reshape: its slot is its operand's buffer, nothing to run
+    if (aliased[i]) continue; // an aliased reshape (its operand's buffer) or a const: nothing to run
     prog.steps[i].fn = s.cache.at(keys[i]);
     steps.push_back(std::move(prog.steps[i]));
   }

@@ -1,5 +1,6 @@
 // From a verified ir::Graph to a runnable rt::Program: one LLVM function per node (a fused
-// kernel node, see passes/Fusion.h, is one node), optimized at O3 for the host CPU and added to
+// kernel node, see passes/Fusion.h, is one node; a const is evaluated once, into a buffer the
+// program owns, and runs no kernel), optimized at O3 for the host CPU and added to
 // the process's ORC LLJIT. Kernels are cached by their signature (op, attributes, operand and
 // result types, a kernel's region body), so a second graph with the same nodes compiles nothing.
 #pragma once

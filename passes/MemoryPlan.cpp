@@ -54,7 +54,10 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
   ir::MemoryPlan plan;
   std::unordered_set<const Value *> inputs(g.inputs.begin(), g.inputs.end());
   std::unordered_set<const Value *> outputs(g.outputs.begin(), g.outputs.end());
-  auto pinned = [&](const Value *v) { return inputs.count(v) || outputs.count(v); };
+  // Inputs, outputs and consts (codegen fills a const's buffer once, when it compiles) keep a
+  // buffer of their own that nothing else ever writes.
+  auto isConst = [](const Value *v) { return v->def && v->def->op == "const"; };
+  auto pinned = [&](const Value *v) { return inputs.count(v) || outputs.count(v) || isConst(v); };
   // Each value's group: a reshape alias joins its operand's group (root = the first value).
   std::unordered_map<const Value *, const Value *> rootOf;
   auto root = [&](const Value *v) {
@@ -85,7 +88,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
                              " outputs and ", g.inputs.size(), " inputs"));
       const Value *v = g.outputs[size_t(k)], *x = g.inputs[size_t(in)];
       auto p = nodeOf.find(v);
-      if (p == nodeOf.end() || std::count(g.outputs.begin(), g.outputs.end(), v) != 1 || outputs.count(x) ||
+      if (p == nodeOf.end() || isConst(v) || std::count(g.outputs.begin(), g.outputs.end(), v) != 1 || outputs.count(x) ||
           !(v->type == x->type) || taken.count(x) || taken.count(v))
         continue;
       const Node &n = *g.nodes[p->second];
@@ -144,7 +147,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
           break;
         }
     }
-    if (buf < 0 && !outputs.count(r)) {
+    if (buf < 0 && !pinned(r)) {
       auto best = freeList.end();
       for (auto it = freeList.begin(); it != freeList.end(); ++it)
         if (plan.bufferBytes[size_t(*it)] >= bytes && (best == freeList.end() || plan.bufferBytes[size_t(*it)] < plan.bufferBytes[size_t(*best)]))
@@ -196,7 +199,8 @@ std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   };
   for (const Value *v : g.inputs) note(v, outputs.count(v) ? "input, output" : "input");
   for (const auto &n : g.nodes)
-    note(n->result, donated.count(n->result)            ? "output, donated"
+    note(n->result, n->op == "const" && !outputs.count(n->result) ? "const"
+                    : donated.count(n->result)           ? "output, donated"
                     : outputs.count(n->result)           ? "output"
                     : inPlace.count(n->result->name) ? "in place"
                     : aliases.count(n->result->name) ? "alias"

@@ -3,8 +3,9 @@
 //
 // Rules, walking the nodes in order (node i reads its operands, then writes its result):
 //   - A value dies after its last reader; a value nobody reads dies right after it is made.
-//   - Graph inputs and graph outputs each get a buffer of their own, shared with nothing else
-//     (inputs belong to the caller, outputs are handed to it) and never released.
+//   - Graph inputs, graph outputs and consts each get a buffer of their own, shared with nothing
+//     else (inputs belong to the caller, outputs are handed to it, a const's buffer is filled
+//     once by codegen when it compiles, printed "(const)") and never released.
 //   - In place: the result of an elementwise node (Unary, Binary, Compare, Where, Cast) or of an
 //     elementwise kernel (a region with no matmul and no reduction) takes the buffer of an
 //     operand that has exactly the result's type, dies at this node and is neither a graph input
@@ -18,7 +19,8 @@
 //   - Buffers of the operands that die at node i are freed after node i (never for node i's own
 //     result, except in place), so a result never overwrites a value it reads.
 //   - Donation (asked for by the caller, e.g. dt.compile for a parameter's new value): graph output
-//     k is computed into graph input i's buffer when the output is a node result returned once,
+//     k is computed into graph input i's buffer when the output is a node result (not a const,
+//     whose buffer codegen fills once) returned once,
 //     input i is not returned and no node after the output's node reads it (the node itself may,
 //     when it is elementwise and the input has the output's type: in place). Refused requests are
 //     left out of plan.donations; the caller then copies the output as before.

@@ -46,6 +46,11 @@ std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_pt
                                   " bytes, given " + std::to_string(inputs[i]->size()));
     held[bufferOf(size_t(inputSlots[i]))] = inputs[i];
   }
+  for (const auto &[slot, buf] : constants) {
+    if (size_t(slot) >= slotBytes.size() || !buf || buf->size() != slotBytes[size_t(slot)])
+      throw std::logic_error("program constant for slot " + std::to_string(slot) + " does not fit it");
+    held[bufferOf(size_t(slot))] = buf;
+  }
   // Outputs: the buffer already there (an input's: donated, or an output returned twice), the
   // caller's `into` buffer for an output slot returned once, or a new one.
   for (size_t k = 0; k < outputSlots.size(); ++k) {
@@ -84,10 +89,11 @@ std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_pt
       throw IndexOutOfBounds(std::string_view(st.name).substr(0, st.name.find(' ')), *e);
   }
 
-  // An output that is an input slot, or that was already returned, is copied so every output
-  // buffer belongs to the caller alone (a donated output is its input's buffer, by design).
+  // An output that is an input or constant slot, or that was already returned, is copied so every
+  // output buffer belongs to the caller alone (a donated output is its input's buffer, by design).
   std::vector<bool> taken(slotBytes.size(), false);
   for (int s : inputSlots) taken[size_t(s)] = true;
+  for (const auto &c : constants) taken[size_t(c.first)] = true; // the program's own memory
   std::vector<std::shared_ptr<Buffer>> out;
   out.reserve(outputSlots.size());
   for (int s : outputSlots) {

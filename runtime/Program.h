@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dt::rt {
@@ -32,6 +33,10 @@ struct Program {
   /// caller's, an output's is allocated alone (no other slot may share either); the others are
   /// carved from one arena per run.
   std::vector<size_t> bufferBytes;
+  /// Slots whose value is fixed when the program is made (a graph's `const` nodes, filled once
+  /// by codegen): their buffers belong to the program, no step writes them, and an output that is
+  /// one is copied.
+  std::vector<std::pair<int, std::shared_ptr<Buffer>>> constants;
   std::vector<int> inputSlots;   ///< slot of each graph input
   std::vector<int> outputSlots;  ///< slot of each graph output
   std::vector<Step> steps;

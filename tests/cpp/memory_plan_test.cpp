@@ -469,5 +469,37 @@ TEST(MemoryPlan, OutputsCanBeWrittenIntoGivenBuffers) {
   }
 }
 
+TEST(MemoryPlan, ConstsAreFilledOnceAndNeverOverwritten) {
+  // %z is read by the in-place-able add and would be a free buffer after it; %c is returned and
+  // asked to be donated to %x (refused: codegen fills a const's buffer once).
+  auto g = parseOk(R"(
+func @f(%x: f32[4], %y: f32[4]) -> (f32[4], f32[4]) {
+  %z = const() {shape=[4], value=[1.0, 2.0, 3.0, 4.0]} : f32[4]
+  %a = add(%z, %y) : f32[4]
+  %b = neg(%a) : f32[4]
+  %c = const() {shape=[4], value=0.5} : f32[4]
+  %d = mul(%b, %c) : f32[4]
+  return %d, %c
+}
+)");
+  std::vector<std::pair<int, int>> ask = {{1, 0}};
+  ir::MemoryPlan p = passes::memoryPlan(*g, ask);
+  EXPECT_TRUE(p.donations.empty());
+  EXPECT_NE(p.bufferOf.at("a"), p.bufferOf.at("z")); // not in place over the const
+  EXPECT_NE(passes::printMemoryPlan(*g, p).find("%z (const)"), std::string::npos) << passes::printMemoryPlan(*g, p);
+  for (const rt::Program &prog : {codegen::compile(*g, p), codegen::compile(*g)}) {
+    EXPECT_EQ(prog.steps.size(), 3u); // add, neg, mul: the consts run no kernel
+    EXPECT_EQ(prog.constants.size(), 2u);
+    std::vector<HostArray> ins = randomInputs(*g, 8);
+    std::vector<HostArray> first = run(prog, *g, ins), second = run(prog, *g, ins);
+    expectBitwiseEqual(first, second);
+    expectBitwiseEqual(first, runInterpreter(*g, ins));
+  }
+  // A plan that lets another value share a const's buffer is refused.
+  ir::MemoryPlan bad = p;
+  bad.bufferOf["b"] = bad.bufferOf.at("z");
+  expectPlanRejected(*g, bad, "const %z shares buffer");
+}
+
 } // namespace
 } // namespace dt
