@@ -1,16 +1,18 @@
-// exp, log, tanh, sigmoid and pow for f32 as straight-line IR: Cody-Waite range reduction and the
-// Cephes minimax polynomials (pow: log and exp in double), special values selected branch-free,
-// exact IEEE operations only (no fast-math flags), so the result is the same on every host and
-// within a few ulp of the correctly rounded value (tests/cpp/vector_math_test.cpp measures it).
-// f64 calls libm (correct, scalar).
+// exp, log, tanh, sigmoid and pow for f32 as straight-line IR: Cody-Waite range reduction and
+// minimax/Taylor polynomials (pow: log and exp in double), special values folded into clamps or
+// selected branch-free; no fast-math flags, and llvm.fma exactly where the host has FMA (else a
+// multiply and an add), so the result is fixed for a host and within a few ulp of the correctly
+// rounded value (tests/cpp/vector_math_test.cpp measures it). f64 calls libm (correct, scalar).
 #include "codegen/VectorMath.h"
 
 #include "ir/Error.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
+#include <llvm/TargetParser/Host.h>
 
 #include <limits>
+#include <utility>
 
 namespace dt::codegen {
 
@@ -18,14 +20,40 @@ namespace {
 
 llvm::Value *f32(llvm::IRBuilder<> &b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
 
+/// Whether the host (the JIT's target, see Jit.cpp's detectHost) has fused multiply-add.
+bool hostHasFma() {
+  static const bool has = [] {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    auto it = features.find("fma");
+    return it != features.end() && it->second;
+  }();
+  return has;
+}
+
+/// a*x + c: llvm.fma (one rounding) where the host has FMA, else a multiply and an add. Never
+/// contracted implicitly, so the result is fixed for a given host.
+llvm::Value *mulAdd(llvm::IRBuilder<> &b, llvm::Value *a, llvm::Value *x, llvm::Value *c) {
+  if (hostHasFma()) return b.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()}, {a, x, c});
+  return b.CreateFAdd(b.CreateFMul(a, x), c);
+}
+
 /// Horner's rule: ((c[0]*x + c[1])*x + ...) + c[n-1], in x's type (float or double).
 llvm::Value *horner(llvm::IRBuilder<> &b, llvm::Value *x, std::initializer_list<double> coeffs) {
   llvm::Value *acc = nullptr;
   for (double c : coeffs) {
     llvm::Value *k = llvm::ConstantFP::get(x->getType(), c);
-    acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), k) : k;
+    acc = acc ? mulAdd(b, acc, x, k) : k;
   }
   return acc;
+}
+
+/// select(x > hi, hi, x) and select(x < lo, lo, x): vminps/vmaxps with the operand order that
+/// lets a NaN x through unchanged.
+llvm::Value *clampAbove(llvm::IRBuilder<> &b, llvm::Value *x, double hi) {
+  return b.CreateSelect(b.CreateFCmpOGT(x, f32(b, hi)), f32(b, hi), x);
+}
+llvm::Value *clampBelow(llvm::IRBuilder<> &b, llvm::Value *x, double lo) {
+  return b.CreateSelect(b.CreateFCmpOLT(x, f32(b, lo)), f32(b, lo), x);
 }
 
 /// 2^k for an i32 k in [-126, 127], built from its exponent bits.
@@ -34,29 +62,38 @@ llvm::Value *pow2(llvm::IRBuilder<> &b, llvm::Value *k) {
   return b.CreateBitCast(bits, b.getFloatTy());
 }
 
-llvm::Value *expF32(llvm::IRBuilder<> &b, llvm::Value *x) {
-  llvm::Value *isNaN = b.CreateFCmpUNO(x, x);
-  // Beyond these bounds the result is inf / 0 anyway; clamping keeps the exponent arithmetic in
-  // range (89 > log(FLT_MAX) = 88.72, -104 < log(2^-150) = -103.97). NaN is fixed up at the end.
-  llvm::Value *xc = b.CreateSelect(b.CreateFCmpOGT(x, f32(b, 89.0)), f32(b, 89.0), x);
-  xc = b.CreateSelect(b.CreateFCmpOLT(xc, f32(b, -104.0)), f32(b, -104.0), xc);
-  xc = b.CreateSelect(isNaN, f32(b, 0.0), xc);
-  // x = n ln2 + r, |r| <= ln2/2; ln2 = C1 + C2 with C1 exact in 9 bits, so n*C1 is exact.
-  llvm::Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, f32(b, 1.44269504088896341)));
-  llvm::Value *r = b.CreateFSub(xc, b.CreateFMul(n, f32(b, 0.693359375)));
-  r = b.CreateFSub(r, b.CreateFMul(n, f32(b, -2.12194440e-4)));
-  // e^r = 1 + r + r^2 P(r) (Cephes expf).
-  llvm::Value *z = b.CreateFMul(r, r);
-  llvm::Value *p = horner(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
-                                 1.6666665459E-1, 5.0000001201E-1});
-  llvm::Value *y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, z), r), f32(b, 1.0));
+/// a = n ln2 + r with n = rint(a log2e) and |r| <= ln2/2, for |a| < 2^21 (or NaN): returns r and
+/// n as an i32. n comes from the 1.5*2^23 shift (t's low mantissa bits hold it, exactly); ln2 =
+/// C1 + C2 with C1 exact in 9 bits, so n*C1 is exact.
+std::pair<llvm::Value *, llvm::Value *> reduceLn2(llvm::IRBuilder<> &b, llvm::Value *a) {
+  const double shift = 12582912.0;
+  llvm::Value *t = mulAdd(b, a, f32(b, 1.44269504088896341), f32(b, shift));
+  llvm::Value *n = b.CreateFSub(t, f32(b, shift));
+  llvm::Value *r = mulAdd(b, n, f32(b, -0.693359375), a);
+  r = mulAdd(b, n, f32(b, 2.12194440e-4), r);
+  return {r, b.CreateSub(b.CreateBitCast(t, b.getInt32Ty()), b.getInt32(0x4b400000))};
+}
+
+/// e^x for x already clamped to [-104, 89] (or NaN, which propagates: the garbage exponent it
+/// makes only ever multiplies a NaN). `subnormalOrInf`: the result may overflow or be subnormal
+/// (x outside [-87, 88]), which needs the scaling by 2^n in two steps; otherwise one.
+llvm::Value *expClamped(llvm::IRBuilder<> &b, llvm::Value *x, bool subnormalOrInf) {
+  auto [r, ni] = reduceLn2(b, x);
+  // e^r = 1 + r + r^2 P(r) (Cephes expf) = 1 + r (1 + r P(r)).
+  llvm::Value *y = horner(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
+                                 1.6666665459E-1, 5.0000001201E-1, 1.0, 1.0});
+  if (!subnormalOrInf) return b.CreateFMul(y, pow2(b, ni));
   // Scale by 2^n as 2^n1 * 2^n2 (n in [-150, 129]): both factors are normal floats and the
   // first product is exact, so overflow and gradual underflow round once, correctly.
-  llvm::Value *ni = b.CreateFPToSI(n, b.getInt32Ty());
   llvm::Value *n1 = b.CreateAShr(ni, 1);
   llvm::Value *n2 = b.CreateSub(ni, n1);
-  llvm::Value *res = b.CreateFMul(b.CreateFMul(y, pow2(b, n1)), pow2(b, n2));
-  return b.CreateSelect(isNaN, x, res);
+  return b.CreateFMul(b.CreateFMul(y, pow2(b, n1)), pow2(b, n2));
+}
+
+llvm::Value *expF32(llvm::IRBuilder<> &b, llvm::Value *x) {
+  // Beyond these bounds the result is inf / 0 anyway; clamping keeps the exponent arithmetic in
+  // range (89 > log(FLT_MAX) = 88.72, -104 < log(2^-150) = -103.97).
+  return expClamped(b, clampBelow(b, clampAbove(b, x, 89.0), -104.0), true);
 }
 
 llvm::Value *logF32(llvm::IRBuilder<> &b, llvm::Value *x) {
@@ -64,26 +101,22 @@ llvm::Value *logF32(llvm::IRBuilder<> &b, llvm::Value *x) {
   // Subnormals: scale into the normal range first.
   llvm::Value *sub = b.CreateFCmpOLT(x, f32(b, std::numeric_limits<float>::min()));
   llvm::Value *xs = b.CreateSelect(sub, b.CreateFMul(x, f32(b, 8388608.0)), x);
-  llvm::Value *bias = b.CreateSelect(sub, b.getInt32(126 + 23), b.getInt32(126));
-  // x = m 2^e with m in [0.5, 1).
+  // x = m 2^e with m in [sqrt(1/2), sqrt(2)): e is the exponent of x / sqrt(1/2), and m is x
+  // with e taken off its exponent bits (both exact; musl's logf reduction).
   llvm::Value *bits = b.CreateBitCast(xs, i32);
-  llvm::Value *e = b.CreateSub(b.CreateLShr(bits, 23), bias);
-  llvm::Value *m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt32(0x007fffff)), b.getInt32(0x3f000000)),
-                                   b.getFloatTy());
-  // Move m to [sqrt(1/2), sqrt(2)) and subtract 1 (both steps exact).
-  llvm::Value *low = b.CreateFCmpOLT(m, f32(b, 0.707106781186547524));
-  e = b.CreateSelect(low, b.CreateSub(e, b.getInt32(1)), e);
-  llvm::Value *f = b.CreateFSub(b.CreateSelect(low, b.CreateFAdd(m, m), m), f32(b, 1.0));
+  llvm::Value *tmp = b.CreateSub(bits, b.getInt32(0x3f3504f3)); // bits of float(sqrt(1/2))
+  llvm::Value *e = b.CreateSub(b.CreateAShr(tmp, 23), b.CreateSelect(sub, b.getInt32(23), b.getInt32(0)));
+  llvm::Value *m = b.CreateBitCast(b.CreateSub(bits, b.CreateAnd(tmp, b.getInt32(int32_t(0xff800000u)))), b.getFloatTy());
+  llvm::Value *f = b.CreateFSub(m, f32(b, 1.0));
   llvm::Value *fe = b.CreateSIToFP(e, b.getFloatTy());
-  // log(1+f) = f - f^2/2 + f^3 P(f) (Cephes logf); e ln2 added as C1 + C2 like exp.
+  // log(1+f) = f + f^2 Q(f), Q(f) = -1/2 + f P(f) with P a degree-6 minimax fit of
+  // (log(1+f) - f + f^2/2) / f^3 on [sqrt(1/2)-1, sqrt(2)-1] (relative error of the sum < 3.4e-8,
+  // made here by Lawson's reweighted least squares); e ln2 added as C1 + C2 like exp.
   llvm::Value *z = b.CreateFMul(f, f);
-  llvm::Value *p = horner(b, f, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
-                                 1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
-                                 3.3333331174E-1});
-  llvm::Value *y = b.CreateFMul(b.CreateFMul(p, f), z);
-  y = b.CreateFAdd(y, b.CreateFMul(fe, f32(b, -2.12194440e-4)));
-  y = b.CreateFAdd(y, b.CreateFMul(z, f32(b, -0.5)));
-  llvm::Value *res = b.CreateFAdd(b.CreateFAdd(f, y), b.CreateFMul(fe, f32(b, 0.693359375)));
+  llvm::Value *q = horner(b, f, {0.08569318801164627, -0.14224764704704285, 0.14941884577274323, -0.16584137082099915,
+                                 0.19961042702198029, -0.25001096725463867, 0.3333396315574646, -0.5});
+  llvm::Value *y = mulAdd(b, q, z, b.CreateFMul(fe, f32(b, -2.12194440e-4)));
+  llvm::Value *res = mulAdd(b, fe, f32(b, 0.693359375), b.CreateFAdd(f, y));
   // Special values: +inf -> +inf, +-0 -> -inf, negative or NaN -> NaN.
   const double inf = std::numeric_limits<double>::infinity();
   res = b.CreateSelect(b.CreateFCmpOEQ(x, f32(b, inf)), x, res);
@@ -93,26 +126,28 @@ llvm::Value *logF32(llvm::IRBuilder<> &b, llvm::Value *x) {
 }
 
 llvm::Value *tanhF32(llvm::IRBuilder<> &b, llvm::Value *x) {
+  // tanh|x| = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0]: one formula for every x (no
+  // cancellation for small |x|, where m = -2|x| + ...); the sign of x put back at the end (so
+  // tanh(-0) = -0, and the negative quotient needs no negation). Beyond |x| = 10 the quotient
+  // rounds to 1, so -2|x| is clamped at -20 and 2^n stays normal. NaN propagates.
   llvm::Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-  // |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); tiny x stay exact.
-  llvm::Value *z = b.CreateFMul(x, x);
-  llvm::Value *p = horner(b, z, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
-                                 -3.33332819422E-1});
-  llvm::Value *small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, z), x), x);
-  small = b.CreateSelect(b.CreateFCmpOEQ(x, f32(b, 0.0)), x, small); // tanh(-0) = -0
-  // Otherwise (1 - e)/(1 + e) with e = e^-2|x| in (0, 0.29]: no overflow, +-1 for large |x|,
-  // NaN for NaN.
-  llvm::Value *e = expF32(b, b.CreateFMul(ax, f32(b, -2.0)));
-  llvm::Value *t = b.CreateFDiv(b.CreateFSub(f32(b, 1.0), e), b.CreateFAdd(f32(b, 1.0), e));
-  llvm::Value *large = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, t, x);
-  return b.CreateSelect(b.CreateFCmpOLT(ax, f32(b, 0.625)), small, large);
+  llvm::Value *a = clampBelow(b, b.CreateFMul(ax, f32(b, -2.0)), -20.0);
+  auto [r, ni] = reduceLn2(b, a);
+  // expm1(r) = r + r^2 (1/2! + r/3! + ... + r^6/8!) (Taylor; |r| <= ln2/2, truncation < 1e-9).
+  llvm::Value *h = horner(b, r, {1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
+  llvm::Value *p = mulAdd(b, h, b.CreateFMul(r, r), r);
+  // expm1(a) = 2^n expm1(r) + (2^n - 1), where 2^n - 1 is exact for n in [-24, 0].
+  llvm::Value *s = pow2(b, ni);
+  llvm::Value *m = mulAdd(b, s, p, b.CreateFSub(s, f32(b, 1.0)));
+  llvm::Value *mag = b.CreateFDiv(m, b.CreateFAdd(m, f32(b, 2.0)));
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, x);
 }
 
 llvm::Value *sigmoidF32(llvm::IRBuilder<> &b, llvm::Value *x) {
   // e = e^-|x| in (0, 1]: sigmoid(x) = 1/(1+e) for x >= 0 and e/(1+e) for x < 0, which keeps
   // full relative accuracy down into the subnormals for very negative x.
   llvm::Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-  llvm::Value *e = expF32(b, b.CreateFNeg(ax));
+  llvm::Value *e = expClamped(b, clampBelow(b, b.CreateFNeg(ax), -104.0), true);
   llvm::Value *d = b.CreateFAdd(f32(b, 1.0), e);
   llvm::Value *num = b.CreateSelect(b.CreateFCmpOGE(x, f32(b, 0.0)), f32(b, 1.0), e);
   return b.CreateFDiv(num, d); // NaN: e is NaN, so is the quotient

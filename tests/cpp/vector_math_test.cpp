@@ -46,8 +46,11 @@ std::vector<float> specialValues() {
                           std::numeric_limits<float>::min(), -std::numeric_limits<float>::min(),
                           std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), 1.0f, -1.0f, 0.5f, 2.0f};
   // Around log(FLT_MAX) = 88.7228, log(FLT_MIN) = -87.3365, log(2^-149) = -103.279, and the
-  // tanh/sigmoid saturation points: every float in a small window.
-  for (float edge : {88.7228394f, -87.3365479f, -103.278931f, -103.972076f, 9.01091290f, 16.6355324f, 0.625f, -0.625f}) {
+  // tanh/sigmoid saturation points, where tanh's reduction moves to the next n (2|x| = ln2/2,
+  // 3 ln2/2), and where log's reduction moves to the next exponent (sqrt(1/2), 1, sqrt(2)):
+  // every float in a small window.
+  for (float edge : {88.7228394f, -87.3365479f, -103.278931f, -103.972076f, 9.01091290f, 16.6355324f, 0.625f, -0.625f,
+                     0.173286795f, -0.173286795f, 0.519860387f, 0.707106769f, 1.0f, 1.41421354f}) {
     float x = edge;
     for (int i = 0; i < 64; ++i) x = std::nextafter(x, -inf);
     for (int i = 0; i < 128; ++i, x = std::nextafter(x, inf)) v.push_back(x);
