@@ -213,7 +213,7 @@ class CompiledFunction:
                 if count_hit:
                     self._stats["cache_hits"] += 1
                 return entry
-            reason = "guard failed: " + why
+            reason = reason or "guard failed: " + why  # the newest entry's reason (entries are newest first)
         if reason is None:
             reason = self._retrace_reason.pop(key, None) or self._new_signature_reason(descs)
         entry = self._trace(args, kwargs, tensors, descs)

@@ -154,6 +154,21 @@ def test_hyperparameter_change_is_a_guard(capsys, monkeypatch):
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
+def test_recompile_log_names_the_newest_entrys_reason(capsys, monkeypatch):
+    """With several cached traces failing their guards, the log gives the newest one's reason."""
+    monkeypatch.setenv("DT_LOG", "recompiles")
+    model = _mlp([3, 2])
+    opt = dt.optim.SGD(model.parameters(), lr=0.1)
+    step = dt.compile(_step_fn(model, opt, nn.MSELoss()))
+    x, y = dt.ones(2, 3), dt.zeros(2, 2)
+    for lr in (0.1, 0.5, 0.9):
+        opt.param_groups[0]["lr"] = lr
+        step(x, y)
+    assert step.stats()["traces"] == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "0.5" in last and "0.9" in last and "0.1" not in last, last
+
+
 def test_pytrees_and_static_arguments():
     @dt.compile
     def f(d, pair, scale=2.0):
