@@ -137,9 +137,7 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
   // Leading transposes of region inputs' last two dims, read only by the matmul after them (the
   // GEMM reads them through swapped strides).
   size_t head = 0;
-  while (head < r.nodes.size() && r.nodes[head]->operands.size() == 1 &&
-         ir::swapsLastTwoDims(*ir::findOp(r.nodes[head]->op), r.nodes[head]->attrs, r.nodes[head]->operands[0]->type.rank()) &&
-         !r.nodes[head]->operands[0]->def)
+  while (head < r.nodes.size() && ir::swapsLastTwoDims(*r.nodes[head]) && !r.nodes[head]->operands[0]->def)
     ++head;
   const ir::Node *matmul = head < r.nodes.size() && kindOf(*r.nodes[head]) == ir::OpKind::MatMul ? r.nodes[head].get() : nullptr;
   if (head > 0 && !matmul)

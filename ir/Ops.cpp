@@ -412,9 +412,12 @@ std::vector<int64_t> layoutPerm(const OpDef &def, const AttrMap &attrs, int64_t 
   return perm;
 }
 
-bool swapsLastTwoDims(const OpDef &def, const AttrMap &attrs, int64_t rank) {
-  if ((def.id != OpId::Transpose && def.id != OpId::Permute) || rank < 2) return false;
-  std::vector<int64_t> p = layoutPerm(def, attrs, rank);
+bool swapsLastTwoDims(const Node &n) {
+  const OpDef *def = findOp(n.op);
+  if (!def || (def->id != OpId::Transpose && def->id != OpId::Permute) || n.operands.size() != 1) return false;
+  int64_t rank = n.operands[0]->type.rank();
+  if (rank < 2) return false;
+  std::vector<int64_t> p = layoutPerm(*def, n.attrs, rank);
   for (int64_t i = 0; i < rank - 2; ++i)
     if (p[size_t(i)] != i) return false;
   return p[size_t(rank - 2)] == rank - 1 && p[size_t(rank - 1)] == rank - 2;

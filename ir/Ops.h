@@ -73,10 +73,10 @@ Value *emit(Graph &g, OpId id, std::vector<Value *> operands, AttrMap attrs = {}
 std::vector<int64_t> reduceAxes(const OpDef &def, const AttrMap &attrs, int64_t rank);
 /// The permutation a transpose/permute node applies: result axis i = operand axis perm[i].
 std::vector<int64_t> layoutPerm(const OpDef &def, const AttrMap &attrs, int64_t rank);
-/// Whether a node of `def` (any op) on a rank-`rank` operand is a transpose/permute that swaps
-/// the last two dims and keeps the others (a matrix transpose per batch: a matmul can read it
-/// through swapped strides).
-bool swapsLastTwoDims(const OpDef &def, const AttrMap &attrs, int64_t rank);
+/// Whether node `n` (any op) is a transpose/permute that swaps the last two dims of its operand
+/// and keeps the others (a matrix transpose per batch: a matmul can read it through swapped
+/// strides).
+bool swapsLastTwoDims(const Node &n);
 /// Normalizes an axis for a tensor of `rank` dims; throws dt::IndexError when out of range.
 int64_t normalizeAxis(int64_t axis, int64_t rank, std::string_view what);
 

@@ -41,12 +41,6 @@ Role roleOf(const Node &n) {
   return Role::Other;
 }
 
-/// A transpose (or permute) of the last two dims only: a matmul reads it through swapped strides.
-bool swapsLastTwoDims(const Node &n) {
-  const ir::OpDef *def = ir::findOp(n.op);
-  return def && n.operands.size() == 1 && ir::swapsLastTwoDims(*def, n.attrs, n.operands[0]->type.rank());
-}
-
 /// A const cheap enough to clone into every region that reads it.
 bool isScalarConst(const Node *n) { return n && n->op == "const" && n->result->type.numel() <= 1; }
 
@@ -209,7 +203,7 @@ Groups findGroups(const Graph &g) {
     if (roleOf(*mm) != Role::MatMul) continue;
     std::vector<const Node *> ts;
     for (const Value *o : mm->operands) // (a transpose of one cloned here stays outside: the region reads inputs)
-      if (o->def && swapsLastTwoDims(*o->def) && std::find(ts.begin(), ts.end(), o->def) == ts.end() &&
+      if (o->def && ir::swapsLastTwoDims(*o->def) && std::find(ts.begin(), ts.end(), o->def) == ts.end() &&
           std::find(ts.begin(), ts.end(), o->def->operands[0]->def) == ts.end())
         ts.push_back(o->def);
     if (ts.empty()) continue;

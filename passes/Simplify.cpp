@@ -139,18 +139,12 @@ ir::Value *identity(ir::Node &n, OpId id, bool &rewrote) {
   return nullptr;
 }
 
-/// Whether `n` is a transpose/permute of the last two dims only.
-bool swapsLastTwo(const ir::Node &n) {
-  const ir::OpDef *def = ir::findOp(n.op);
-  return def && n.operands.size() == 1 && ir::swapsLastTwoDims(*def, n.attrs, n.operands[0]->type.rank());
-}
-
 /// (A·B)ᵀ = Bᵀ·Aᵀ: turns transpose node g.nodes[i] of a matmul read by nothing else into that
 /// matmul, inserting transposes of the operands before it where needed. Returns how many nodes
 /// it inserted, or nullopt when the rule does not apply.
 std::optional<size_t> transposeOfMatmul(ir::Graph &g, size_t i) {
   ir::Node &n = *g.nodes[i];
-  if (!swapsLastTwo(n)) return std::nullopt;
+  if (!ir::swapsLastTwoDims(n)) return std::nullopt;
   ir::Value *mv = n.operands[0];
   ir::Node *m = mv->def;
   const ir::OpDef *md = m ? ir::findOp(m->op) : nullptr;
@@ -161,7 +155,7 @@ std::optional<size_t> transposeOfMatmul(ir::Graph &g, size_t i) {
     if (u.get() != &n && std::count(u->operands.begin(), u->operands.end(), mv)) return std::nullopt;
   size_t inserted = 0;
   auto transposed = [&](ir::Value *x) -> ir::Value * {
-    if (x->def && swapsLastTwo(*x->def)) return x->def->operands[0];
+    if (x->def && ir::swapsLastTwoDims(*x->def)) return x->def->operands[0];
     ir::Shape s = x->type.shape;
     std::swap(s[s.size() - 2], s[s.size() - 1]);
     ir::Node *t = g.addNode("transpose", {x}, {}, ir::Type{x->type.dtype, s});
