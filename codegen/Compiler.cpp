@@ -85,6 +85,7 @@ std::string kernelKey(const KernelDesc &k) {
   key += "}(";
   for (const ir::Type &t : k.operands) key += typeKey(t) + ",";
   key += ")->" + typeKey(k.result);
+  for (const ir::Type &t : k.moreResults) key += "," + typeKey(t);
   if (k.shapeGeneric) key += " generic";
   if (k.region) {
     // The region in a canonical form: values by position (input i, node j), not by name, so
@@ -105,7 +106,9 @@ std::string kernelKey(const KernelDesc &k) {
       key += "}" + n.result->type.str() + ";";
       ref[n.result] = "n" + std::to_string(j);
     }
-    key += "yield " + ref.at(k.region->outputs.at(0)) + "}";
+    key += "yield";
+    for (const ir::Value *o : k.region->outputs) key += " " + ref.at(o);
+    key += "}";
   }
   return key;
 }
@@ -127,8 +130,13 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
   const ir::Graph &r = *n.region;
   if (r.inputs.size() != k.operands.size())
     throw ValueError(fmt(who, ": the region has ", r.inputs.size(), " inputs, expected ", k.operands.size()));
-  if (r.outputs.size() != 1 || r.outputs[0]->type != k.result)
-    throw ValueError(fmt(who, ": the region must yield one value of type ", k.result.str()));
+  if (r.outputs.size() != 1 + k.moreResults.size() || r.outputs[0]->type != k.result)
+    throw ValueError(fmt(who, ": the region must yield ", 1 + k.moreResults.size(), " value", k.moreResults.empty() ? "" : "s",
+                         ", the first of type ", k.result.str()));
+  for (size_t j = 0; j < k.moreResults.size(); ++j)
+    if (r.outputs[j + 1]->type != k.moreResults[j])
+      throw ValueError(fmt(who, ": the region yields %", r.outputs[j + 1]->name, " of type ", r.outputs[j + 1]->type.str(),
+                           " as result ", j + 1, ", expected ", k.moreResults[j].str()));
   auto kindOf = [&](const ir::Node &rn) {
     const ir::OpDef *def = ir::findOp(rn.op);
     if (!def) throw ValueError(fmt(who, ": unknown op '", rn.op, "' in the region"));
@@ -152,6 +160,14 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
         throw ValueError(fmt(who, ": transpose %", r.nodes[j]->result->name, " may be read by the matmul only"));
   const ir::Node *reduce = !r.nodes.empty() && kindOf(*r.nodes.back()) == ir::OpKind::Reduce ? r.nodes.back().get() : nullptr;
   if (matmul && reduce) throw ValueError(fmt(who, ": a region may start with a matmul or end in a reduction, not both"));
+  if (!k.moreResults.empty()) {
+    if (matmul || reduce)
+      throw ValueError(fmt(who, ": only an elementwise kernel has several results, this one has a ", matmul ? "matmul" : reduce->op));
+    for (const ir::Value *o : r.outputs)
+      if (o->type.shape != k.result.shape)
+        throw ValueError(fmt(who, ": every result of a multi-output kernel has the first's shape ", ir::shapeStr(k.result.shape),
+                             ", %", o->name, " is ", o->type.str()));
+  }
   if (reduce && r.outputs[0] != reduce->result)
     throw ValueError(fmt(who, ": a region ending in ", reduce->op, " must yield its result"));
   if (matmul && matmul->result->type != k.result)
@@ -165,7 +181,8 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
   for (size_t i = 0; i < r.inputs.size(); ++i) {
     if (r.inputs[i]->type != k.operands[i])
       throw ValueError(fmt(who, ": region input ", i, " is ", r.inputs[i]->type.str(), ", expected ", k.operands[i].str()));
-    if ((readByBody.count(r.inputs[i]) || r.outputs[0] == r.inputs[i]) && !broadcastsTo(k.operands[i].shape, nest))
+    bool yielded = std::find(r.outputs.begin(), r.outputs.end(), r.inputs[i]) != r.outputs.end();
+    if ((readByBody.count(r.inputs[i]) || yielded) && !broadcastsTo(k.operands[i].shape, nest))
       throw ValueError(fmt(who, ": operand ", k.operands[i].str(), " does not broadcast to ", nestWhat, " ", ir::Type{k.result.dtype, nest}.str()));
   }
   for (const auto &rn : r.nodes) {
@@ -199,6 +216,7 @@ KernelDesc describe(const ir::Node &n) {
   k.attrs = n.attrs;
   for (const ir::Value *v : n.operands) k.operands.push_back(v->type);
   k.result = n.result->type;
+  for (const ir::Value *r : n.moreResults) k.moreResults.push_back(r->type);
   if (k.def->kind == ir::OpKind::Kernel) {
     checkKernel(n, k);
     k.region = n.region.get();
@@ -242,13 +260,15 @@ void lowerBody(KernelBuilder &kb, const KernelDesc &k) {
 /// Emits `void name(void *const *bufs, const int64_t *sizes)`: it loads the pointers and calls an
 /// always-inlined body whose pointer parameters are noalias (the result has its own buffer, so
 /// it never aliases an operand), which becomes alias metadata once inlined. `aliasOut` lists the
-/// operands that share the result's buffer (computed in place by a memory plan): those and the
-/// result are not noalias.
+/// operands that share a result's buffer (computed in place by a memory plan): those and the
+/// results are not noalias. `bufs` holds the results (a multi-output kernel has several), then
+/// the operands.
 void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name, std::span<const size_t> aliasOut = {}) {
   llvm::LLVMContext &ctx = m.getContext();
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *voidTy = llvm::Type::getVoidTy(ctx);
-  size_t nbufs = 1 + k.operands.size();
+  size_t nres = 1 + k.moreResults.size(); // bufs: the results, then the operands
+  size_t nbufs = nres + k.operands.size();
 
   std::vector<llvm::Type *> params(nbufs + 1, ptr);
   auto *body = llvm::Function::Create(llvm::FunctionType::get(voidTy, params, false),
@@ -256,18 +276,19 @@ void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name, s
   body->addFnAttr(llvm::Attribute::AlwaysInline);
   body->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < nbufs; ++i) {
-    bool aliased = !aliasOut.empty() && (i == 0 || std::find(aliasOut.begin(), aliasOut.end(), i - 1) != aliasOut.end());
+    bool aliased = !aliasOut.empty() && (i < nres || std::find(aliasOut.begin(), aliasOut.end(), i - nres) != aliasOut.end());
     if (!aliased) body->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
     body->addParamAttr(unsigned(i), llvm::Attribute::NoCapture);
-    if (i > 0) body->addParamAttr(unsigned(i), llvm::Attribute::ReadOnly);
+    if (i >= nres) body->addParamAttr(unsigned(i), llvm::Attribute::ReadOnly);
   }
   body->getArg(0)->setName("out");
-  for (size_t i = 1; i < nbufs; ++i) body->getArg(unsigned(i))->setName("in" + std::to_string(i - 1));
+  for (size_t i = 1; i < nres; ++i) body->getArg(unsigned(i))->setName("out" + std::to_string(i));
+  for (size_t i = nres; i < nbufs; ++i) body->getArg(unsigned(i))->setName("in" + std::to_string(i - nres));
   body->getArg(unsigned(nbufs))->setName("sizes");
 
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", body));
   KernelBuilder kb{m, b, body, body->getArg(0), {}, body->getArg(unsigned(nbufs))};
-  for (size_t i = 1; i < nbufs; ++i) kb.ins.push_back(body->getArg(unsigned(i)));
+  for (size_t i = 1; i < nbufs; ++i) kb.ins.push_back(body->getArg(unsigned(i))); // further results, then operands
   lowerBody(kb, k);
   b.CreateRetVoid();
 
@@ -282,7 +303,7 @@ void emitKernel(llvm::Module &m, const KernelDesc &k, const std::string &name, s
   std::vector<llvm::Value *> args;
   for (size_t i = 0; i < nbufs; ++i)
     args.push_back(b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, fn->getArg(0), i),
-                                i == 0 ? "out" : "in" + std::to_string(i - 1)));
+                                i == 0 ? std::string("out") : i < nres ? "out" + std::to_string(i) : "in" + std::to_string(i - nres)));
   args.push_back(fn->getArg(1));
   b.CreateCall(body, args);
   b.CreateRetVoid();
@@ -549,26 +570,32 @@ std::vector<std::vector<size_t>> applyPlan(const ir::Graph &g, const ir::MemoryP
   std::vector<std::vector<size_t>> aliases(g.nodes.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node &n = *g.nodes[i];
-    size_t b = size_t(bufOf.at(n.result));
     if (aliased[i]) {
-      if (holder[b] != root(n.operands[0]))
-        throw bad("alias %", n.result->name, ": buffer ", b, " no longer holds %", n.operands[0]->name);
+      if (holder[size_t(bufOf.at(n.result))] != root(n.operands[0]))
+        throw bad("alias %", n.result->name, ": buffer ", bufOf.at(n.result), " no longer holds %", n.operands[0]->name);
       continue;
     }
-    if (const ir::Value *h = holder[b]) {
-      auto lu = lastUse.find(h);
-      bool readLater = lu != lastUse.end() && lu->second > i;
-      bool readHere = lu != lastUse.end() && lu->second == i;
-      bool sameType = true;
-      for (const ir::Value *o : n.operands)
-        if (root(o) == h && !(o->type == n.result->type)) sameType = false;
-      if (readLater || (readHere && !(sameType && elementwiseNode(n, descs[i]))))
-        throw bad("%", n.result->name, " overwrites %", h->name, " in buffer ", b, " while it is still read");
-      if (readHere)
-        for (size_t j = 0; j < n.operands.size(); ++j)
-          if (root(n.operands[j]) == h) aliases[i].push_back(j);
+    std::vector<const ir::Value *> written; // this node's results, for two in one buffer
+    for (const ir::Value *r : n.results()) {
+      size_t b = size_t(bufOf.at(r));
+      if (const ir::Value *h = holder[b]) {
+        auto lu = lastUse.find(h);
+        bool readLater = lu != lastUse.end() && lu->second > i;
+        bool readHere = lu != lastUse.end() && lu->second == i;
+        bool sameType = true;
+        for (const ir::Value *o : n.operands)
+          if (root(o) == h && !(o->type == r->type)) sameType = false;
+        if (readLater || (readHere && !(sameType && elementwiseNode(n, descs[i]))) ||
+            std::find(written.begin(), written.end(), h) != written.end())
+          throw bad("%", r->name, " overwrites %", h->name, " in buffer ", b, " while it is still read");
+        if (readHere)
+          for (size_t j = 0; j < n.operands.size(); ++j)
+            if (root(n.operands[j]) == h && std::find(aliases[i].begin(), aliases[i].end(), j) == aliases[i].end())
+              aliases[i].push_back(j);
+      }
+      holder[b] = r;
+      written.push_back(r);
     }
-    holder[b] = n.result;
   }
   return aliases;
 }
@@ -599,10 +626,13 @@ rt::Program compileWith(const ir::Graph &g, const ir::MemoryPlan *plan) {
     descs.push_back(describe(*n));
     keys.push_back(kernelKey(descs.back()));
     rt::Step st;
-    st.slots.push_back(-1); // the result slot, after the operands are looked up
+    std::vector<ir::Value *> results = n->results();
+    st.slots.assign(results.size(), -1); // the result slots, after the operands are looked up
     for (const ir::Value *v : n->operands) st.slots.push_back(slot(v));
-    st.slots[0] = addSlot(n->result);
-    slotValue.push_back(n->result);
+    for (size_t j = 0; j < results.size(); ++j) {
+      st.slots[j] = addSlot(results[j]);
+      slotValue.push_back(results[j]);
+    }
     st.name = n->op + " %" + n->result->name;
     prog.steps.push_back(std::move(st));
   }

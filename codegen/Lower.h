@@ -22,6 +22,9 @@ struct KernelDesc {
   ir::AttrMap attrs;
   std::vector<ir::Type> operands;
   ir::Type result;
+  /// A multi-output kernel's further results (elementwise form only, each of the result's
+  /// shape; codegen/Compiler.cpp checkKernel). Empty for every other kernel.
+  std::vector<ir::Type> moreResults;
   /// For kernel nodes: the fused body (owned by the node being compiled), else nullptr.
   const ir::Graph *region = nullptr;
   /// A shape-generic elementwise kernel: only the ranks of the types count, the dims and strides
@@ -30,7 +33,9 @@ struct KernelDesc {
 };
 
 /// The kernel function being emitted: `out` is the result pointer, `ins` the operand pointers
-/// (all noalias), `sizes` the runtime sizes argument (unused by static-shape kernels).
+/// (all noalias), `sizes` the runtime sizes argument (unused by static-shape kernels). For a
+/// multi-output kernel `ins` holds the further results' pointers first (KernelDesc::moreResults,
+/// in order), then the operands': so helpers that split a nest across threads shift them too.
 struct KernelBuilder {
   llvm::Module &mod;
   llvm::IRBuilder<> &b;

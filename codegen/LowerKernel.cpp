@@ -1,7 +1,8 @@
 // Fused kernel nodes (passes/Fusion.h), in three forms told apart by the region's shape:
 //  - elementwise: one loop nest over the result; in the innermost loop each operand is loaded
 //    once with its broadcast strides and the region's nodes are evaluated as scalar SSA values
-//    with emitScalarOp (the same per-op code as single elementwise nodes);
+//    with emitScalarOp (the same per-op code as single elementwise nodes); a multi-output kernel
+//    stores each value it yields (all of the result's shape) in the same iteration;
 //  - a reduction (the region ends in sum/mean/max/min): the reduction's loop nest over its
 //    operand's shape, where each element is computed by the region's elementwise body and
 //    folded straight into the accumulator (never stored), horizontal (scalar accumulator over a
@@ -91,19 +92,28 @@ std::vector<bool> inputsRead(const ir::Graph &r, size_t first) {
 
 void lowerElementwiseKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Graph &r = *k.region;
-  StridedNest nest = broadcastNest(k.result, k.operands);
+  // A multi-output kernel: the further results (the first's shape) are arrays 1..R of the nest,
+  // and kb.ins[0..R) (codegen/Lower.h KernelBuilder); the operands follow.
+  size_t more = k.moreResults.size();
+  std::vector<ir::Type> arrayTypes(k.moreResults);
+  arrayTypes.insert(arrayTypes.end(), k.operands.begin(), k.operands.end());
+  StridedNest nest = broadcastNest(k.result, arrayTypes);
   nest.coalesce();
   std::vector<ir::DType> arrays{k.result.dtype};
-  for (const ir::Type &t : k.operands) arrays.push_back(t.dtype);
+  for (const ir::Type &t : arrayTypes) arrays.push_back(t.dtype);
   // Split across threads when large (codegen/Lower.h, emitParallelNest).
   emitParallelNest(kb, arrays, [&](KernelBuilder &c) { return constantNest(c, nest); },
                    [&](KernelBuilder &c, const ValueNest &part) {
                      emitNest(c, part.sizes, part.strides, [&](std::span<llvm::Value *const> off) {
+                       // Every operand is loaded before any result is stored: a result may be
+                       // written in place of an operand (same element, the memory plan).
                        ValueMap val;
                        for (size_t i = 0; i < r.inputs.size(); ++i)
-                         val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[i], off[i + 1]);
+                         val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[more + i], off[1 + more + i]);
                        emitRegionNodes(c, r, 0, r.nodes.size(), val);
                        c.store(k.result.dtype, val.at(r.outputs[0]), c.out, off[0]);
+                       for (size_t j = 0; j < more; ++j)
+                         c.store(k.moreResults[j].dtype, val.at(r.outputs[1 + j]), c.ins[j], off[1 + j]);
                      });
                    });
 }
@@ -205,7 +215,7 @@ void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
 void lowerKernel(KernelBuilder &kb, const KernelDesc &k) {
   DT_ASSERT(k.region, "kernel without a region");
   const ir::Graph &r = *k.region;
-  DT_ASSERT(r.inputs.size() == k.operands.size() && r.outputs.size() == 1,
+  DT_ASSERT(r.inputs.size() == k.operands.size() && r.outputs.size() == 1 + k.moreResults.size(),
             "kernel region does not match its node");
 
   for (const auto &n : r.nodes)

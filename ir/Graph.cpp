@@ -85,6 +85,17 @@ Node *Graph::addNode(std::string op, std::vector<Value *> operands, AttrMap attr
   return nodes.back().get();
 }
 
+Value *Graph::addResult(Node *n, Type t, std::string name) {
+  auto v = std::make_unique<Value>();
+  v->name = name.empty() ? freshName() : std::move(name);
+  names_.insert(v->name);
+  v->type = std::move(t);
+  v->def = n;
+  n->moreResults.push_back(v.get());
+  values.push_back(std::move(v));
+  return n->moreResults.back();
+}
+
 namespace {
 std::unique_ptr<Graph> cloneInto(const Graph &g, std::unordered_map<const Value *, Value *> &map) {
   auto out = std::make_unique<Graph>();
@@ -98,6 +109,7 @@ std::unique_ptr<Graph> cloneInto(const Graph &g, std::unordered_map<const Value 
       ops.push_back(it->second);
     }
     Node *c = out->addNode(n->op, ops, n->attrs, n->result->type, n->result->name);
+    for (Value *r : n->moreResults) map[r] = out->addResult(c, r->type, r->name);
     c->loc = n->loc;
     c->callee = n->callee;
     if (n->region) {
@@ -131,8 +143,13 @@ bool Graph::equals(const Graph &o) const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node &a = *nodes[i], &b = *o.nodes[i];
     if (a.op != b.op || a.attrs != b.attrs || a.callee != b.callee ||
-        a.operands.size() != b.operands.size() || !same(a.result, b.result))
+        a.operands.size() != b.operands.size() || !same(a.result, b.result) ||
+        a.moreResults.size() != b.moreResults.size())
       return false;
+    for (size_t k = 0; k < a.moreResults.size(); ++k) {
+      if (!same(a.moreResults[k], b.moreResults[k])) return false;
+      map[a.moreResults[k]] = b.moreResults[k];
+    }
     for (size_t k = 0; k < a.operands.size(); ++k) {
       auto it = map.find(a.operands[k]);
       if (it == map.end() || it->second != b.operands[k]) return false;

@@ -71,11 +71,22 @@ public:
   std::vector<Value *> operands;
   AttrMap attrs;
   Value *result = nullptr;
+  /// For `kernel` nodes only: results after the first, one per further value the region
+  /// yields (a multi-output kernel computes several values in one loop nest). Empty otherwise.
+  std::vector<Value *> moreResults;
   SrcLoc loc;
   /// For `kernel` nodes: the fused body, a graph whose inputs bind to the operands.
   std::unique_ptr<Graph> region;
   /// For `kernel` nodes: its symbol, printed as `@name`.
   std::string callee;
+
+  /// Every result: `result`, then `moreResults`.
+  std::vector<Value *> results() const {
+    std::vector<Value *> rs{result};
+    rs.insert(rs.end(), moreResults.begin(), moreResults.end());
+    return rs;
+  }
+  size_t numResults() const { return 1 + moreResults.size(); }
 
   const Attr *attr(const std::string &k) const {
     auto it = attrs.find(k);
@@ -99,6 +110,8 @@ public:
   /// Appends a node whose result type is given (not inferred; see ir/Ops.h for inference).
   Node *addNode(std::string op, std::vector<Value *> operands, AttrMap attrs, Type resultType,
                 std::string resultName = "");
+  /// Adds a further result to `n` (a kernel node; see Node::moreResults).
+  Value *addResult(Node *n, Type t, std::string name = "");
   /// A fresh value name: the next free number.
   std::string freshName();
   /// `base` if no value has that name yet, else `base_1`, `base_2`, ...

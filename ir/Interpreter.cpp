@@ -505,16 +505,18 @@ std::string nodeName(const Node &n) {
              n.callee.empty() ? "" : " @" + n.callee);
 }
 
-HostArray evalKernel(const Node &n, std::span<const ArrayRef> operands) {
+std::vector<HostArray> evalKernel(const Node &n, std::span<const ArrayRef> operands) {
   if (!n.region) throw ValueError(fmt("interpret: ", nodeName(n), " has no region"));
-  if (n.region->outputs.size() != 1)
+  std::vector<Value *> results = n.results();
+  if (n.region->outputs.size() != results.size())
     throw ValueError(fmt("interpret: the region of ", nodeName(n), " yields ", n.region->outputs.size(),
-                         " values, expected 1"));
+                         " values, expected ", results.size()));
   std::vector<HostArray> r = interpret(*n.region, operands);
-  if (r[0].type != n.result->type)
-    throw ValueError(fmt("interpret: the region of ", nodeName(n), " yields ", r[0].type.str(), " but the node is typed ",
-                         n.result->type.str()));
-  return std::move(r[0]);
+  for (size_t i = 0; i < r.size(); ++i)
+    if (r[i].type != results[i]->type)
+      throw ValueError(fmt("interpret: the region of ", nodeName(n), " yields ", r[i].type.str(), " for %",
+                           results[i]->name, " but it is typed ", results[i]->type.str()));
+  return r;
 }
 
 /// The operand arrays must match the node's operand values (count, type, data present).
@@ -538,12 +540,27 @@ void checkOperands(const Node &n, std::span<const ArrayRef> operands) {
 
 } // namespace
 
+std::vector<HostArray> evalResults(const Node &n, std::span<const ArrayRef> operands) {
+  if (n.moreResults.empty()) {
+    std::vector<HostArray> r;
+    r.push_back(evalNode(n, operands));
+    return r;
+  }
+  DT_ASSERT(n.op == "kernel", n.op, " node with several results");
+  checkOperands(n, operands);
+  return evalKernel(n, operands);
+}
+
 HostArray evalNode(const Node &n, std::span<const ArrayRef> operands) {
   const OpDef *def = findOp(n.op);
   if (!def) throw ValueError(fmt("interpret: unknown op '", n.op, "'"));
   DT_ASSERT(n.result, n.op, " node without a result");
   checkOperands(n, operands);
-  if (def->kind == OpKind::Kernel) return evalKernel(n, operands);
+  if (def->kind == OpKind::Kernel) {
+    if (!n.moreResults.empty())
+      throw ValueError(fmt("interpret: ", nodeName(n), " has ", n.numResults(), " results; evaluate it with evalResults"));
+    return std::move(evalKernel(n, operands)[0]);
+  }
 
   // A hand-built node may carry a wrong result type; writing through it would overrun buffers.
   std::vector<Type> types;
@@ -646,8 +663,17 @@ std::vector<HostArray> interpret(const Graph &g, std::span<const ArrayRef> input
         throw ValueError(fmt("interpret: operand %", v ? v->name : "?", " of ", nodeName(*n), " is not defined before use"));
       operands.push_back(it->second);
     }
-    HostArray &r = results[n->result] = evalNode(*n, operands);
-    env[n->result] = r.ref();
+    if (n->moreResults.empty()) {
+      HostArray &r = results[n->result] = evalNode(*n, operands);
+      env[n->result] = r.ref();
+      continue;
+    }
+    std::vector<HostArray> rs = evalResults(*n, operands);
+    std::vector<Value *> vs = n->results();
+    for (size_t i = 0; i < vs.size(); ++i) {
+      HostArray &r = results[vs[i]] = std::move(rs[i]);
+      env[vs[i]] = r.ref();
+    }
   }
 
   std::vector<HostArray> outs;

@@ -34,5 +34,7 @@ std::vector<HostArray> interpret(const Graph &g, std::span<const ArrayRef> input
 
 /// Evaluates one node on its operand arrays (used for kernel regions and by tests).
 HostArray evalNode(const Node &n, std::span<const ArrayRef> operands);
+/// Every result of `n` (a multi-output kernel has several; any other node one).
+std::vector<HostArray> evalResults(const Node &n, std::span<const ArrayRef> operands);
 
 } // namespace dt::ir

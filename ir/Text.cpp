@@ -89,6 +89,10 @@ void printRefs(const std::vector<Value *> &vs, std::string &out) {
 
 void printNodeHeader(const Node &n, std::string &out) {
   out += valueRef(n.result);
+  for (const Value *r : n.moreResults) {
+    out += ", ";
+    out += valueRef(r);
+  }
   out += " = ";
   out += n.op;
   if (n.op == "kernel") {
@@ -112,6 +116,10 @@ void printNodeHeader(const Node &n, std::string &out) {
   }
   out += " : ";
   out += n.result ? n.result->type.str() : std::string("<null>");
+  for (const Value *r : n.moreResults) {
+    out += ", ";
+    out += r ? r->type.str() : std::string("<null>");
+  }
 }
 
 void printBody(const Graph &g, int indent, std::string_view terminator, std::string &out) {
@@ -546,13 +554,20 @@ private:
   void parseNode(Scope &scope) {
     Token res = std::move(tok_);
     next();
-    expect(Tok::Equal, fmt("'=' after %", res.text));
+    std::vector<Token> more; // a multi-output kernel's further results: `%a, %b = kernel ...`
+    while (tok_.kind == Tok::Comma) {
+      next();
+      more.push_back(expect(Tok::Percent, fmt("a result name ('%name') after ',' in the results of %", res.text)));
+    }
+    expect(Tok::Equal, fmt("'=' after %", more.empty() ? res.text : more.back().text));
     if (tok_.kind != Tok::Ident) fail(fmt("expected an op name after '%", res.text, " =', found ", describe(tok_)));
     Token opTok = std::move(tok_);
     next();
     const OpDef *def = findOp(opTok.text);
     if (!def) failAt(opTok.loc, fmt("unknown op ", quote(opTok.text)));
     bool isKernel = def->id == OpId::Kernel;
+    if (!more.empty() && !isKernel)
+      failAt(more[0].loc, fmt("only a kernel has several results; ", opTok.text, " has one (%", res.text, ")"));
     std::string callee;
     if (isKernel) callee = expect(Tok::At, "the kernel's symbol ('@name') after 'kernel'").text;
     expect(Tok::LParen, fmt("'(' and the operands after '", opTok.text, isKernel ? " @" + callee : std::string(), "'"));
@@ -574,11 +589,22 @@ private:
     if (tok_.kind == Tok::LBrace) parseAttrDict(attrs);
     expect(Tok::Colon, fmt("':' and the result type of %", res.text));
     Type type = parseType();
+    std::vector<Type> moreTypes;
+    for (const Token &m : more) {
+      expect(Tok::Comma, fmt("',' and the type of %", m.text, " (one type per result)"));
+      moreTypes.push_back(parseType());
+    }
+    if (tok_.kind == Tok::Comma)
+      fail(fmt("expected ", more.size() + 1, " result type", more.empty() ? "" : "s", " (one per result), found more"));
     checkFresh(scope, res);
     Node *n = scope.graph->addNode(std::string(def->name), std::move(operands), std::move(attrs), std::move(type),
                                    res.text);
     n->loc = res.loc;
     scope.names[res.text] = {n->result, res.loc};
+    for (size_t i = 0; i < more.size(); ++i) {
+      checkFresh(scope, more[i]);
+      scope.names[more[i].text] = {scope.graph->addResult(n, moreTypes[i], more[i].text), more[i].loc};
+    }
     if (!isKernel) return;
 
     n->callee = callee;

@@ -7,7 +7,8 @@
 //   2. every operand is defined earlier in the same graph (SSA); outputs are defined;
 //   3. every node's op is registered and its annotated result type equals inferType's;
 //   4. a kernel node has a callee and a region whose inputs mirror its (distinct) operands by
-//      name and type, whose body holds no kernels, and which yields one value of its type.
+//      name and type, whose body holds no kernels, and which yields one value per result, of its
+//      type (only a kernel has more than one result).
 #include "ir/Verifier.h"
 
 #include "ir/Error.h"
@@ -97,7 +98,10 @@ public:
     }
     std::unordered_set<const Value *> later;
     for (const auto &n : g_.nodes)
-      if (n && n->result) later.insert(n->result);
+      if (n && n->result) {
+        later.insert(n->result);
+        later.insert(n->moreResults.begin(), n->moreResults.end());
+      }
     for (const auto &np : g_.nodes) {
       if (!np) throw ValueError(fmt(where, ": a node is null"));
       const Node &n = *np;
@@ -113,6 +117,13 @@ public:
       checkNode(n);
       checkName(n.result, nodePrefix(n) + ": result");
       defined_.insert(n.result);
+      for (const Value *r : n.moreResults) {
+        if (!r) failNode(n, "a further result is null");
+        if (r->def != &n) failNode(n, fmt("result %", r->name, " does not point back to its node"));
+        if (std::string p = typeProblem(r->type); !p.empty()) failNode(n, p);
+        checkName(r, nodePrefix(n) + ": result");
+        defined_.insert(r);
+      }
     }
     std::string term = kernel_ ? "yield" : "return";
     for (const Value *o : g_.outputs) {
@@ -144,6 +155,7 @@ private:
       checkKernel(n);
       return;
     }
+    if (!n.moreResults.empty()) failNode(n, fmt("only kernel nodes have several results, not ", n.op));
     if (n.region) failNode(n, fmt("only kernel nodes have a region, not ", n.op));
     if (!n.callee.empty()) failNode(n, fmt("only kernel nodes have a callee, not ", n.op));
     std::vector<Type> types;
@@ -182,12 +194,16 @@ private:
                         n.operands[i]->name, ": ", n.operands[i]->type.str(), " (they must match)"));
     }
     GraphVerifier(r, &n).run();
-    if (r.outputs.size() != 1)
-      failNode(n, fmt("the region yields ", r.outputs.size(), " values, expected 1"));
-    if (r.outputs[0]->type != n.result->type)
-      failNode(n, fmt("the region yields %", r.outputs[0]->name, " of type ", r.outputs[0]->type.str(),
-                      " but the kernel's result type is ", n.result->type.str()),
-               r.outputs[0]->type.dtype != n.result->type.dtype ? ErrKind::Type : ErrKind::Value);
+    std::vector<Value *> results = n.results();
+    if (r.outputs.size() != results.size())
+      failNode(n, fmt("the region yields ", r.outputs.size(), " values, expected ", results.size(),
+                      results.size() > 1 ? " (one per result)" : ""));
+    for (size_t i = 0; i < results.size(); ++i)
+      if (r.outputs[i]->type != results[i]->type)
+        failNode(n, fmt("the region yields %", r.outputs[i]->name, " of type ", r.outputs[i]->type.str(),
+                        results.size() == 1 ? fmt(" but the kernel's result type is ", results[i]->type.str())
+                                            : fmt(" but the kernel's result %", results[i]->name, " has type ", results[i]->type.str())),
+                 r.outputs[i]->type.dtype != results[i]->type.dtype ? ErrKind::Type : ErrKind::Value);
   }
 
   const Graph &g_;

@@ -1,5 +1,6 @@
 // Dead-code elimination: 1. mark the outputs live; 2. walk the nodes backwards, marking the
-// operands of live nodes; 3. erase the unmarked nodes (their values with them).
+// operands of live nodes (a node is live when any of its results is); 3. erase the unmarked
+// nodes (their values with them).
 #include "passes/Dce.h"
 
 #include <algorithm>
@@ -12,7 +13,8 @@ int dce(ir::Graph &g) {
   std::unordered_set<const ir::Node *> dead;
   for (size_t k = g.nodes.size(); k-- > 0;) {
     const ir::Node &n = *g.nodes[k];
-    if (!live.count(n.result)) {
+    if (!live.count(n.result) &&
+        std::none_of(n.moreResults.begin(), n.moreResults.end(), [&](const ir::Value *r) { return live.count(r) > 0; })) {
       dead.insert(&n);
       continue;
     }

@@ -41,6 +41,9 @@ Role roleOf(const Node &n) {
   return Role::Other;
 }
 
+/// The most results a multi-output kernel gets.
+constexpr size_t kMaxResults = 8;
+
 /// A const cheap enough to clone into every region that reads it.
 bool isScalarConst(const Node *n) { return n && n->op == "const" && n->result->type.numel() <= 1; }
 
@@ -96,6 +99,43 @@ struct Groups {
     if (std::string e = escapes(p, gid); !e.empty()) return e;
     return placeBlocker(p, gid);
   }
+  /// Whether group gid is elementwise: its root is elementwise and it holds no matmul (only such a
+  /// group may have several results).
+  bool elementwiseGroup(int gid) const {
+    return roleOf(*roots[size_t(gid)]) == Role::Elementwise && !matmuls[size_t(gid)];
+  }
+  /// Members of gid other than its root whose values are read outside it or returned: the
+  /// kernel's further results.
+  std::vector<const Node *> furtherResults(int gid) const {
+    std::vector<const Node *> out;
+    for (const Node *m : members[size_t(gid)])
+      if (m != roots[size_t(gid)] && !clones[size_t(gid)].count(m) && !escapes(m, gid).empty()) out.push_back(m);
+    return out;
+  }
+  /// Why elementwise producer p may not join group gid, neither computed inside only nor as a
+  /// further result of an elementwise group, or "" if it may. A further result has the group's
+  /// exact shape (it is stored at every point of the nest) and every reader outside comes after the
+  /// group's root (the kernel takes the root's place).
+  std::string joinBlocker(const Node *p, int gid) const {
+    if (std::string b = placeBlocker(p, gid); !b.empty()) return b;
+    std::string e = escapes(p, gid);
+    if (e.empty()) return "";
+    if (!elementwiseGroup(gid))
+      return e + fmt(" (only an elementwise kernel has several results; the group of %", roots[size_t(gid)]->result->name,
+                     matmuls[size_t(gid)] ? " holds a matmul" : " ends in a reduction", ")");
+    if (p->result->type.shape != shapes[size_t(gid)])
+      return e + fmt(" and its type ", p->result->type.str(), " is not the group's shape ", ir::shapeStr(shapes[size_t(gid)]),
+                     " (a further result is stored at every point of the nest)");
+    if (furtherResults(gid).size() + 1 >= kMaxResults)
+      return e + fmt(" (the group already has ", kMaxResults, " results)");
+    size_t rootAt = index.at(roots[size_t(gid)]);
+    if (auto it = users.find(p->result); it != users.end())
+      for (const Node *u : it->second)
+        if (group(u) != gid && index.at(u) < rootAt)
+          return e + fmt(" and %", u->result->name, " reads it before the group's root %", roots[size_t(gid)]->result->name,
+                         " (where the kernel runs)");
+    return "";
+  }
   /// blocker without the use conditions: whether p may be computed in gid's nest at all.
   std::string placeBlocker(const Node *p, int gid) const {
     const Value *v = p->result;
@@ -118,6 +158,8 @@ struct Groups {
       return fmt("%", root->result->name, " = ", root->op, ": only elementwise ops fuse into a matmul's epilogue");
     if (const Node *m = matmuls[size_t(gid)]; m && m != p)
       return fmt("the group already holds matmul %", m->result->name, " (one matmul per kernel)");
+    if (auto more = furtherResults(gid); !more.empty())
+      return fmt("the group has several results (%", more[0]->result->name, " too), a matmul kernel has one");
     if (std::string e = escapes(p, gid); !e.empty())
       return e + (usesOutside(p->result, gid) > 0 ? " (the matmul would be computed twice)" : " (it is stored as it is)");
     for (const Value *o : p->operands)
@@ -129,6 +171,63 @@ struct Groups {
     return "";
   }
 };
+
+/// Where the value of v is computed once fusion is done: its node's place, or its kernel's (the
+/// root's) when a fused group computes it; -1 for a graph input.
+int64_t placeOf(const Groups &gr, const Value *v) {
+  if (!v->def) return -1;
+  int gid = gr.group(v->def);
+  return int64_t(gr.index.at(gid >= 0 && gr.fused(gid) ? gr.roots[size_t(gid)] : v->def));
+}
+
+/// Sibling fusion: an elementwise group joins an earlier one of the same nest shape when every
+/// value its members read from outside it is computed in the earlier group or before that
+/// group's kernel runs (the merged kernel takes the earlier root's place, so nothing it reads is
+/// computed later). Independent loops over the same points become one loop with several results
+/// (e.g. the step counters of an optimizer, or two masks of one label vector).
+void mergeSiblings(Groups &gr) {
+  std::vector<int> order;
+  for (size_t gid = 0; gid < gr.members.size(); ++gid)
+    if (!gr.members[gid].empty() && gr.elementwiseGroup(int(gid))) order.push_back(int(gid));
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return gr.index.at(gr.roots[size_t(a)]) < gr.index.at(gr.roots[size_t(b)]); });
+  auto results = [&](int gid) { return 1 + gr.furtherResults(gid).size(); };
+  std::vector<int> open; // groups others may join, in program order
+  for (int x : order) {
+    int into = -1;
+    for (int t : open) {
+      if (gr.shapes[size_t(t)] != gr.shapes[size_t(x)] || results(t) + results(x) > kMaxResults) continue;
+      int64_t at = int64_t(gr.index.at(gr.roots[size_t(t)]));
+      bool ready = true;
+      for (const Node *m : gr.members[size_t(x)])
+        for (const Value *o : m->operands) {
+          int og = o->def ? gr.group(o->def) : -1;
+          // (a scalar const is cloned into the region, a clone is computed there)
+          if (og == x || og == t || isScalarConst(o->def) || (o->def && gr.clones[size_t(x)].count(o->def))) continue;
+          ready = ready && placeOf(gr, o) < at;
+        }
+      if (ready) {
+        into = t;
+        break;
+      }
+    }
+    if (into < 0) {
+      open.push_back(x);
+      continue;
+    }
+    auto &ms = gr.members[size_t(into)];
+    for (const Node *m : gr.members[size_t(x)]) {
+      if (gr.clones[size_t(x)].count(m)) {
+        if (!gr.clones[size_t(into)].insert(m).second) continue; // the same broadcast, cloned once
+      } else {
+        gr.groupOf[m] = into;
+      }
+      ms.push_back(m);
+    }
+    gr.members[size_t(x)].clear();
+    gr.clones[size_t(x)].clear();
+    std::sort(ms.begin(), ms.end(), [&](const Node *a, const Node *b) { return gr.index.at(a) < gr.index.at(b); });
+  }
+}
 
 Groups findGroups(const Graph &g) {
   Groups gr;
@@ -171,7 +270,7 @@ Groups findGroups(const Graph &g) {
             changed = true;
             continue;
           }
-          bool joins = (pr == Role::Elementwise && gr.blocker(p, gid).empty()) ||
+          bool joins = (pr == Role::Elementwise && gr.joinBlocker(p, gid).empty()) ||
                        (pr == Role::MatMul && gr.matmulBlocker(p, gid).empty());
           if (!joins) continue;
           gr.groupOf[p] = gid;
@@ -224,6 +323,7 @@ Groups findGroups(const Graph &g) {
     }
     ms.insert(ms.begin(), ts.begin(), ts.end());
   }
+  mergeSiblings(gr);
   return gr;
 }
 
@@ -281,6 +381,13 @@ int fusion(Graph &g) {
       if (m != root && !gr.clones[size_t(gid)].count(m)) erased.insert(m);
     }
     r.outputs.push_back(map.at(root->result));
+    // Members read outside the group are further results (an elementwise group only): their
+    // values now come from the kernel.
+    for (const Node *m : gr.furtherResults(gid)) {
+      r.outputs.push_back(map.at(m->result));
+      k->moreResults.push_back(m->result);
+      m->result->def = k.get();
+    }
     kernelFor[root] = std::move(k);
   }
   if (kernelFor.empty()) return 0;
@@ -338,7 +445,10 @@ std::string explainFusion(const Graph &g) {
       if (isScalarConst(p)) continue;    // cloned into the consumer's region when it has one
       Role pr = roleOf(*p);
       std::string why;
-      if (p->op == "const") {
+      if (pg >= 0 && gr.fused(pg) && gr.roots[size_t(pg)] != p) {
+        why = fmt("%", o->name, " is a further result of the kernel of %", gr.roots[size_t(pg)]->result->name,
+                  " (computed and stored there, read here)");
+      } else if (p->op == "const") {
         why = fmt("%", o->name, " = const: not elementwise (", o->type.numel(), " elements stay a kernel operand)");
       } else if (pr == Role::Reduction) {
         why = fmt("%", o->name, " = ", p->op, ": a reduction ends its kernel (fusing its consumer would recompute the ",
@@ -350,7 +460,7 @@ std::string explainFusion(const Graph &g) {
       } else if (pr != Role::Elementwise) {
         why = fmt("%", o->name, " = ", p->op, ": not elementwise");
       } else if (cr == Role::Elementwise || cr == Role::Reduction) {
-        why = gr.blocker(p, cg);
+        why = gr.joinBlocker(p, cg);
         DT_ASSERT(!why.empty(), "fusion: %", o->name, " could have joined %", c->result->name, "'s group");
       } else {
         why = fmt("%", c->result->name, " = ", c->op, ": not elementwise");

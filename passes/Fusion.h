@@ -14,16 +14,23 @@
 //   2. Walk the nodes backwards (consumers before producers). Each elementwise or reduction node
 //      not yet in a group starts a new group, as its root (the group's one output).
 //   3. Grow the group to a fixpoint: a member's operand defined by an elementwise node that is in
-//      no group joins it when every use of that value is a member (so nothing is computed twice
-//      or materialized as well as fused), it is not a graph output, it and its operands broadcast
-//      to the group's nest shape, and it is not an operand of the group's matmul. A matmul joins
+//      no group joins it when every use of that value is a member (so nothing is computed twice),
+//      it is not a graph output, it and its operands broadcast to the group's nest shape, and it
+//      is not an operand of the group's matmul. A value read outside the group (or returned) may
+//      still join an elementwise group (no matmul, no reduction) as a further result when it has
+//      the group's exact shape and every outside reader comes after the root: the kernel stores
+//      it, computed once (at most 8 results per kernel). A matmul joins
 //      an elementwise group (at most one per group) on the same use conditions when the group's
 //      root has the matmul's type and none of the matmul's operands is computed in the group;
 //      the matmul's operands are never grown into (they are materialized).
+//   3b. Siblings: walking the elementwise groups in program order, one joins an earlier one of
+//      the same nest shape when every value it reads from outside is computed in that group or
+//      before that group's root (the merged kernel runs in the earlier root's place).
 //   4. Consts of at most one element read by a group are cloned into its region (operand-free
 //      nodes); a const left without outside uses is then removed. Larger consts stay operands.
-//   5. A group of two or more nodes becomes `%root = kernel @fused_N(operands) { ... }` in the
-//      root's place (the root's value, name and uses are kept; operands are the distinct outside
+//   5. A group of two or more nodes becomes `%root, %more... = kernel @fused_N(operands) { ... }`
+//      in the root's place (the root's value, name and uses are kept, then each member read
+//      outside the group, in region order, as a further result; operands are the distinct outside
 //      values the group reads, in first-use order; the region's inputs mirror them by name and
 //      type; a matmul comes first, the rest in program order). A group of one node stays an
 //      ordinary node.

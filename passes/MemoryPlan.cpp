@@ -76,11 +76,12 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (const Value *o : g.nodes[i]->operands) lastUse[root(o)] = int64_t(i);
 
-  // Donations: the node whose result is donated, and the input whose buffer it takes.
-  std::unordered_map<const Node *, const Value *> donatedInto;
+  // Donations: the node result that is donated, and the input whose buffer it takes.
+  std::unordered_map<const Value *, const Value *> donatedInto;
   {
     std::unordered_map<const Value *, size_t> nodeOf;
-    for (size_t i = 0; i < g.nodes.size(); ++i) nodeOf[g.nodes[i]->result] = i;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (const Value *r : g.nodes[i]->results()) nodeOf[r] = i;
     std::unordered_set<const Value *> taken;
     for (auto [k, in] : donate) {
       if (k < 0 || size_t(k) >= g.outputs.size() || in < 0 || size_t(in) >= g.inputs.size())
@@ -98,7 +99,7 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
       if (readAfter || (readHere && !elementwiseNode(n))) continue;
       taken.insert(x);
       taken.insert(v);
-      donatedInto[&n] = x;
+      donatedInto[v] = x;
       plan.donations.emplace_back(k, in);
     }
   }
@@ -124,57 +125,62 @@ ir::MemoryPlan memoryPlan(const ir::Graph &g, std::span<const std::pair<int, int
 
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node &n = *g.nodes[i];
-    const Value *r = n.result;
-    int64_t bytes = int64_t(r->type.bytes());
-    int buf = -1;
-    const Value *inPlaceOf = nullptr; // the root whose buffer the result takes over
-    if (alias[i]) {
-      buf = bufOf.at(n.operands[0]);
-      plan.aliases.push_back(r->name);
-    }
-    bool donated = donatedInto.count(&n) > 0;
-    if (donated) {
-      const Value *x = donatedInto.at(&n);
-      buf = bufOf.at(x);
-      if (std::find(n.operands.begin(), n.operands.end(), x) != n.operands.end()) plan.inPlace.push_back(r->name);
-    }
-    if (buf < 0 && !outputs.count(r) && elementwiseNode(n)) {
-      for (const Value *o : n.operands)
-        if (o->type == r->type && lastUse.at(root(o)) == int64_t(i) && !pinned(root(o))) {
-          buf = bufOf.at(o);
-          inPlaceOf = root(o);
-          plan.inPlace.push_back(r->name);
-          break;
-        }
-    }
-    if (buf < 0 && !pinned(r)) {
-      auto best = freeList.end();
-      for (auto it = freeList.begin(); it != freeList.end(); ++it)
-        if (plan.bufferBytes[size_t(*it)] >= bytes && (best == freeList.end() || plan.bufferBytes[size_t(*it)] < plan.bufferBytes[size_t(*best)]))
-          best = it;
-      if (best != freeList.end()) {
-        buf = *best;
-        freeList.erase(best);
+    std::vector<Value *> results = n.results();
+    std::unordered_set<const Value *> inPlaceOf; // the roots whose buffers results take over
+    int64_t reused = 0; // bytes of those roots: in place, a result replaces them
+    for (const Value *r : results) {
+      int64_t bytes = int64_t(r->type.bytes());
+      int buf = -1;
+      const Value *took = nullptr;
+      if (alias[i]) {
+        buf = bufOf.at(n.operands[0]);
+        plan.aliases.push_back(r->name);
       }
+      auto d = donatedInto.find(r);
+      bool donated = d != donatedInto.end();
+      if (donated) {
+        buf = bufOf.at(d->second);
+        if (std::find(n.operands.begin(), n.operands.end(), d->second) != n.operands.end()) plan.inPlace.push_back(r->name);
+      }
+      if (buf < 0 && !outputs.count(r) && elementwiseNode(n)) {
+        for (const Value *o : n.operands)
+          if (o->type == r->type && lastUse.at(root(o)) == int64_t(i) && !pinned(root(o)) && !inPlaceOf.count(root(o))) {
+            buf = bufOf.at(o);
+            took = root(o);
+            inPlaceOf.insert(took);
+            plan.inPlace.push_back(r->name);
+            break;
+          }
+      }
+      if (buf < 0 && !pinned(r)) {
+        auto best = freeList.end();
+        for (auto it = freeList.begin(); it != freeList.end(); ++it)
+          if (plan.bufferBytes[size_t(*it)] >= bytes && (best == freeList.end() || plan.bufferBytes[size_t(*it)] < plan.bufferBytes[size_t(*best)]))
+            best = it;
+        if (best != freeList.end()) {
+          buf = *best;
+          freeList.erase(best);
+        }
+      }
+      if (buf < 0) buf = newBuffer(r);
+      assign(r, buf);
+      if (!alias[i] && !donated) live += bytes; // an alias or a donated output adds no bytes
+      if (took) reused += int64_t(took->type.bytes());
     }
-    if (buf < 0) buf = newBuffer(r);
-    assign(r, buf);
-    if (!alias[i] && !donated) live += bytes; // an alias or a donated output adds no bytes
-    // In place, the result replaces its operand's bytes rather than adding to them.
-    plan.livePeakBytes = std::max(plan.livePeakBytes, inPlaceOf ? live - int64_t(inPlaceOf->type.bytes()) : live);
+    plan.livePeakBytes = std::max(plan.livePeakBytes, live - reused);
 
     // Free the groups that die here (each once): an operand's whose last reader is this node, and
-    // the result's if nobody reads it.
+    // a result's if nobody reads it.
     std::unordered_set<const Value *> done;
     std::vector<const Value *> members(n.operands.begin(), n.operands.end());
-    members.push_back(r);
+    members.insert(members.end(), results.begin(), results.end());
     for (const Value *m : members) {
       const Value *g0 = root(m);
       if (!done.insert(g0).second || pinned(g0) || outputs.count(m)) continue;
       auto lu = lastUse.find(g0);
       if (lu != lastUse.end() && lu->second > int64_t(i)) continue;
       live -= int64_t(g0->type.bytes());
-      if (g0 != inPlaceOf) freeList.push_back(bufOf.at(g0));
+      if (!inPlaceOf.count(g0)) freeList.push_back(bufOf.at(g0));
     }
   }
   for (int64_t b : plan.bufferBytes) plan.plannedBytes += b;
@@ -199,12 +205,13 @@ std::string printMemoryPlan(const ir::Graph &g, const ir::MemoryPlan &plan) {
   };
   for (const Value *v : g.inputs) note(v, outputs.count(v) ? "input, output" : "input");
   for (const auto &n : g.nodes)
-    note(n->result, n->op == "const" && !outputs.count(n->result) ? "const"
-                    : donated.count(n->result)           ? "output, donated"
-                    : outputs.count(n->result)           ? "output"
-                    : inPlace.count(n->result->name) ? "in place"
-                    : aliases.count(n->result->name) ? "alias"
-                                                     : "");
+    for (const Value *r : n->results())
+      note(r, n->op == "const" && !outputs.count(r) ? "const"
+              : donated.count(r)                    ? "output, donated"
+              : outputs.count(r)                    ? "output"
+              : inPlace.count(r->name)              ? "in place"
+              : aliases.count(r->name)              ? "alias"
+                                                    : "");
 
   std::string out = fmt("// memory-plan: ", plan.bufferBytes.size(), plan.bufferBytes.size() == 1 ? " buffer, " : " buffers, ",
                         plan.plannedBytes, " bytes (", plan.unplannedBytes, " bytes with one buffer per value; ",

@@ -12,13 +12,14 @@
 
 namespace dt::rt {
 
-/// Every generated kernel has this signature: `bufs` holds the result's pointer first, then one
-/// per operand; `sizes` carries runtime sizes for shape-generic (eager) kernels, else null.
+/// Every generated kernel has this signature: `bufs` holds the result's pointer first (a
+/// multi-output kernel's results, in order), then one per operand; `sizes` carries runtime sizes
+/// for shape-generic (eager) kernels, else null.
 using KernelFn = void (*)(void *const *bufs, const int64_t *sizes);
 
 struct Step {
   KernelFn fn = nullptr;
-  std::vector<int> slots;     ///< result slot, then operand slots
+  std::vector<int> slots;     ///< result slot(s), then operand slots
   std::vector<int64_t> sizes; ///< passed as `sizes` (empty: nullptr)
   std::string name;           ///< for profiles and errors
 };

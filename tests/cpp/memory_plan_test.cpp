@@ -33,15 +33,20 @@ std::vector<HostArray> randomInputs(const ir::Graph &g, uint64_t seed, Domain d 
   return ins;
 }
 
-/// Runs a compiled program on copies of `ins`.
-std::vector<HostArray> run(const rt::Program &p, const ir::Graph &g, const std::vector<HostArray> &ins) {
+/// Runtime buffers holding copies of `ins`.
+std::vector<std::shared_ptr<rt::Buffer>> buffersOf(const std::vector<HostArray> &ins) {
   std::vector<std::shared_ptr<rt::Buffer>> bufs;
   for (const HostArray &a : ins) {
     auto b = rt::Buffer::allocate(a.bytes.size());
     if (!a.bytes.empty()) std::memcpy(b->data(), a.bytes.data(), a.bytes.size());
     bufs.push_back(b);
   }
-  auto outs = p.run(bufs);
+  return bufs;
+}
+
+/// Runs a compiled program on copies of `ins`.
+std::vector<HostArray> run(const rt::Program &p, const ir::Graph &g, const std::vector<HostArray> &ins) {
+  auto outs = p.run(buffersOf(ins));
   std::vector<HostArray> res;
   for (size_t i = 0; i < outs.size(); ++i) {
     HostArray h(g.outputs[i]->type);
@@ -421,12 +426,7 @@ TEST(MemoryPlan, DonatedOutputsAreComputedIntoTheirInputsBuffer) {
   rt::Program prog = codegen::compile(*g, p);
   std::vector<HostArray> ins = randomInputs(*g, 5);
   std::vector<HostArray> want = run(codegen::compile(*g), *g, ins);
-  std::vector<std::shared_ptr<rt::Buffer>> bufs;
-  for (const HostArray &a : ins) {
-    auto b = rt::Buffer::allocate(a.bytes.size());
-    std::memcpy(b->data(), a.bytes.data(), a.bytes.size());
-    bufs.push_back(b);
-  }
+  std::vector<std::shared_ptr<rt::Buffer>> bufs = buffersOf(ins);
   auto outs = prog.run(bufs);
   EXPECT_EQ(outs[2]->data(), bufs[1]->data());
   EXPECT_EQ(outs[3]->data(), bufs[2]->data());
@@ -449,12 +449,7 @@ TEST(MemoryPlan, OutputsCanBeWrittenIntoGivenBuffers) {
   ir::MemoryPlan p = passes::memoryPlan(*g);
   for (const rt::Program &prog : {codegen::compile(*g, p), codegen::compile(*g)}) {
     std::vector<HostArray> ins = randomInputs(*g, 6);
-    std::vector<std::shared_ptr<rt::Buffer>> bufs;
-    for (const HostArray &a : ins) {
-      auto b = rt::Buffer::allocate(a.bytes.size());
-      std::memcpy(b->data(), a.bytes.data(), a.bytes.size());
-      bufs.push_back(b);
-    }
+    std::vector<std::shared_ptr<rt::Buffer>> bufs = buffersOf(ins);
     std::vector<std::shared_ptr<rt::Buffer>> into(4);
     into[1] = rt::Buffer::allocate(48);
     into[3] = rt::Buffer::allocate(48);
@@ -499,6 +494,78 @@ func @f(%x: f32[4], %y: f32[4]) -> (f32[4], f32[4]) {
   ir::MemoryPlan bad = p;
   bad.bufferOf["b"] = bad.bufferOf.at("z");
   expectPlanRejected(*g, bad, "const %z shares buffer");
+}
+
+
+// An Adam-like update fused into one kernel with three results (the new parameter and both
+// moments), each donated to its input: the plan grants all three (the kernel reads every input
+// element only where it writes the same element), the program writes them in place, and the
+// results equal the unfused graph's bit for bit, threaded (2^17 elements) or not.
+TEST(MemoryPlan, MultiOutputKernelResultsAreDonatedInPlace) {
+  for (int64_t n : {int64_t(12), int64_t(1) << 17}) {
+    std::string t = "f32[" + std::to_string(n) + "]";
+    auto g = parseOk("func @adam(%g: " + t + ", %m: " + t + ", %v: " + t + ", %p: " + t + ") -> (" + t + ", " + t + ", " + t +
+                     ") {\n"
+                     "  %b1 = const() {value=0.9} : f32[]\n"
+                     "  %m0 = mul(%m, %b1) : " + t + "\n"
+                     "  %mn = add(%m0, %g) : " + t + "\n"
+                     "  %gg = mul(%g, %g) : " + t + "\n"
+                     "  %vn = add(%v, %gg) : " + t + "\n"
+                     "  %s = sqrt(%vn) : " + t + "\n"
+                     "  %q = div(%mn, %s) : " + t + "\n"
+                     "  %pn = sub(%p, %q) : " + t + "\n"
+                     "  return %pn, %mn, %vn\n}\n");
+    auto f = g->clone();
+    ASSERT_EQ(passes::fusion(*f), 1);
+    ASSERT_EQ(f->nodes.size(), 1u) << ir::print(*f);
+    ASSERT_EQ(f->nodes[0]->numResults(), 3u) << ir::print(*f);
+    std::vector<std::pair<int, int>> ask = {{0, 3}, {1, 1}, {2, 2}};
+    ir::MemoryPlan p = passes::memoryPlan(*f, ask);
+    EXPECT_EQ(p.donations, ask);
+    EXPECT_EQ(p.bufferOf.at("pn"), p.bufferOf.at("p"));
+    EXPECT_EQ(p.bufferOf.at("mn"), p.bufferOf.at("m"));
+    EXPECT_EQ(p.bufferOf.at("vn"), p.bufferOf.at("v"));
+    std::string text = passes::printMemoryPlan(*f, p);
+    EXPECT_NE(text.find("%v (input), %vn (output, donated)"), std::string::npos) << text;
+
+    std::vector<HostArray> ins = randomInputs(*g, 9);
+    for (HostArray &a : ins) // positive second moments, so sqrt stays real
+      for (int64_t i = 0; i < n; ++i) a.data<float>()[i] = std::abs(a.data<float>()[i]) + 0.5f;
+    std::vector<HostArray> want = run(codegen::compile(*g), *g, ins);
+    rt::Program prog = codegen::compile(*f, p);
+    std::vector<std::shared_ptr<rt::Buffer>> bufs = buffersOf(ins);
+    auto outs = prog.run(bufs);
+    EXPECT_EQ(outs[0]->data(), bufs[3]->data());
+    EXPECT_EQ(outs[1]->data(), bufs[1]->data());
+    EXPECT_EQ(outs[2]->data(), bufs[2]->data());
+    for (size_t i = 0; i < outs.size(); ++i)
+      EXPECT_EQ(std::memcmp(outs[i]->data(), want[i].bytes.data(), want[i].bytes.size()), 0) << "output " << i << ", n " << n;
+    // And without a plan (every result in a buffer of its own) against the interpreter.
+    expectBitwiseEqual(run(codegen::compile(*f), *f, ins), want);
+  }
+}
+
+// Two results of one kernel may not share a buffer, and a result may not overwrite an operand a
+// later node still reads: codegen checks each result of a multi-output kernel like any result.
+TEST(MemoryPlan, CodegenChecksEveryResultOfAMultiOutputKernel) {
+  auto g = parseOk(R"(
+func @f(%x: f32[4]) -> (f32[4]) {
+  %a, %b = kernel @fused_0(%x) : f32[4], f32[4] {
+    %a = neg(%x) : f32[4]
+    %b = exp(%x) : f32[4]
+    yield %a, %b
+  }
+  %c = add(%a, %b) : f32[4]
+  return %c
+}
+)");
+  ir::MemoryPlan p = passes::memoryPlan(*g);
+  EXPECT_NE(p.bufferOf.at("a"), p.bufferOf.at("b"));
+  std::vector<HostArray> ins = randomInputs(*g, 3);
+  expectBitwiseEqual(run(codegen::compile(*g, p), *g, ins), run(codegen::compile(*g), *g, ins));
+  ir::MemoryPlan shared = p;
+  shared.bufferOf["b"] = shared.bufferOf.at("a");
+  expectPlanRejected(*g, shared, "%b overwrites %a in buffer");
 }
 
 } // namespace

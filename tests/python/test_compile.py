@@ -213,7 +213,7 @@ def test_fused_forward_is_one_kernel():
     args = [dt.tensor(np.random.default_rng(i).standard_normal(1000).astype(np.float32)) for i in range(4)]
     fused = f.ir(*args, stage="fused")
     body = [ln for ln in fused.splitlines() if re.match(r"\s+%\S+ = ", ln) and not ln.startswith("    ")]
-    top = [ln for ln in fused.splitlines() if re.match(r"^  %\S+ = ", ln)]
+    top = [ln for ln in fused.splitlines() if re.match(r"^  %[^=]+ = ", ln)]
     assert len(top) == 1 and "kernel" in top[0], fused
     assert body
     out = f(*args)
@@ -242,13 +242,14 @@ def test_every_stage_parses_back():
 
 
 def test_mlp_step_kernel_count():
-    """The compiled 784-128-10 step (Adam) is one program of at most 40 kernels: 5 matmuls (each a
+    """The compiled 784-128-10 step (Adam) is one program of at most 24 kernels: 5 matmuls (each a
     GEMM kernel; 3 with a fused epilogue, and the transposes of their operands read through
     strides, never copied), no layout copies (the 4 reshapes are aliases of their operand's
-    buffer), no kernel for the 4 constants (evaluated when the program is made), and the fused
-    elementwise/reduction kernels of the loss, the backward and the update (3 per parameter for
-    Adam, plus its step count). docs/compiler.md lists them; the bound catches a regression of
-    fusion."""
+    buffer), no kernel for a constant (evaluated when the program is made), one multi-output
+    kernel per parameter for Adam's update (the new parameter and both moments from one loop),
+    one kernel for every step counter at once (sibling fusion), and the fused
+    elementwise/reduction kernels of the loss and the bias gradients. docs/compiler.md lists
+    them; the bound catches a regression of fusion."""
     dt.manual_seed(0)
     model = _mlp([784, 128, 10])
     opt = dt.optim.Adam(model.parameters(), lr=1e-3)
@@ -257,22 +258,27 @@ def test_mlp_step_kernel_count():
     step(x, y)
     step(x, y)
     fused = step.ir(x, y, stage="fused")
-    top = [ln for ln in fused.splitlines() if re.match(r"^  %\S+ = ", ln)]
+    top = [ln for ln in fused.splitlines() if re.match(r"^  %[^=]+ = ", ln)]
     kernels = step.stats()["last"]["kernels"]
     # One kernel per top-level node, except a reshape of a node's result that is not a graph
     # output (the memory plan makes it an alias of its operand's buffer) and a const.
     returned = set(re.search(r"^  return (.*)$", fused, re.M).group(1).split(", "))
     aliased = [ln for ln in top if re.match(r"^  %\S+ = reshape\(%\d+\)", ln) and ln.split()[0] not in returned]
     consts = [ln for ln in top if " = const(" in ln]
-    assert len(aliased) == 4 and len(consts) == 4, fused
+    assert len(aliased) == 4, fused
     assert kernels == len(top) - len(aliased) - len(consts)
     assert len(re.findall(r"= matmul\(", fused)) == 5, fused
     assert not [ln for ln in top if " = transpose(" in ln], fused  # read by the GEMMs through strides
     assert len(re.findall(r"^    %\S+ = transpose\(", fused, re.M)) == 4, fused
-    assert sum(" kernel @" in ln for ln in top) >= 20, fused  # the elementwise work is fused
     copies = [ln for ln in top if ln.split("= ")[1].startswith(("transpose", "reshape")) and ln not in aliased]
     assert not copies, fused
-    assert kernels <= 40, (kernels, fused)
+    # Adam: one kernel per parameter with three results (parameter, first and second moment),
+    # and one kernel that advances the four step counters (f32[] results) together.
+    results = [ln.split(" = ")[0].count("%") for ln in top if " = kernel @" in ln]
+    triples = [ln for ln in top if " = kernel @" in ln and ln.split(" = ")[0].count("%") == 3]
+    assert len(triples) == 4, fused
+    assert any(n >= 5 for n in results), results
+    assert kernels <= 24, (kernels, fused)
     # The optimizer's updates are written straight into the parameters and moments (the memory
     # plan donates each one's buffer), so one run needs far less than one buffer per value.
     last = step.stats()["last"]
