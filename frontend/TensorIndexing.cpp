@@ -321,6 +321,15 @@ Tensor oneHot(const Tensor &indices, int64_t numClasses) {
   needDefined(indices, "one_hot");
   if (indices.dtype() != DType::I64)
     throw TypeError("one_hot is only applicable to index tensor of type LongTensor.");
+  if (numClasses >= 0 && traceHidesValue(indices.impl())) {
+    // Traced: the class values are unknown until the compiled program runs. They pass through a
+    // gather from the class list, whose kernel rejects a value outside [0, num_classes) with an
+    // IndexError, so a bad class raises there rather than give a zero row. (num_classes=-1 needs
+    // the largest value now: hostInts below raises TraceError.)
+    Tensor classes = arange(Scalar(0), Scalar(static_cast<long long>(numClasses)));
+    Tensor checked = reshape(gather(classes, 0, reshape(indices, {indices.numel()})), indices.shape());
+    return to(eq(unsqueeze(checked, -1), classes), DType::I64);
+  }
   std::vector<int64_t> v = hostInts(indices);
   if (numClasses < 0) {
     if (numClasses != -1) throw ValueError(fmt("one_hot: num_classes should be -1 or positive, got ", numClasses));
@@ -486,18 +495,29 @@ Tensor advancedIndex(const Tensor &v, const std::vector<std::pair<int64_t, Tenso
   }
   int64_t n = ir::numElements(b);
   // The linear index into the merged indexed axes, range-checked and normalized on the host; or,
-  // while tracing one index tensor whose values are unknown, normalized by tensor ops (the
-  // gather's kernel range-checks it at run time: IndexError). Several index tensors need the
-  // host check (an out-of-range index could land in range once merged).
+  // while tracing index tensors whose values are unknown, normalized by tensor ops and checked at
+  // run time by gathers' kernels (IndexError): one index tensor by the gather below itself;
+  // several each by a gather from [0, size) first (an out-of-range index could land in range
+  // once merged), then merged.
   std::vector<int64_t> linear(size_t(n), 0);
   std::optional<Tensor> traced;
+  bool anyTraced = false;
+  for (const auto &[axis, idx] : tensors) anyTraced = anyTraced || traceHidesValue(idx.impl());
   int64_t merged = 1;
   for (const auto &[axis, idx] : tensors) {
     int64_t size = v.shape()[axis];
     merged *= size;
-    if (tensors.size() == 1 && traceHidesValue(idx.impl())) {
-      traced = where(lt(idx, Scalar(0)), add(idx, Scalar(static_cast<long long>(size))), idx);
-      break;
+    if (anyTraced) {
+      Scalar s(static_cast<long long>(size));
+      Tensor norm = where(lt(idx, Scalar(0)), add(idx, s), idx);
+      if (tensors.size() == 1) {
+        traced = norm;
+        break;
+      }
+      Tensor checked = reshape(gather(arange(Scalar(0), s), 0, reshape(norm, {norm.numel()})), norm.shape());
+      checked = broadcastTo(checked, b);
+      traced = traced ? add(mul(*traced, s), checked) : checked;
+      continue;
     }
     std::vector<int64_t> vals = broadcastValues(idx, b);
     for (int64_t k = 0; k < n; ++k) {

@@ -719,15 +719,48 @@ def test_integer_tensor_indexing_traces():
         cf(dt.tensor([4, 5, 0]))
 
 
-ONE_HOT_LIMIT = ("dt.one_hot checks the class values on the host (out-of-range classes raise, as in PyTorch); "
-                 "while tracing they are unknown, so it raises TraceError rather than give zero rows silently")
+def test_several_index_tensors_trace_with_gradients():
+    """w[i, j] (and w[:, i, j]) with several int64 index tensors, broadcast together, traces:
+    each index is range-checked by a gather at run time before they are merged (an index out of
+    its own range could land in range once merged), and the gradient scatters back like eager."""
+    w0 = dt.randn(3, 4, 5)
+    i, j = dt.tensor([0, 2, -1]), dt.tensor([[1], [3]])
+
+    def f(w, i, j):
+        out = (w[i, j] * w[:, i, j[0]].sum()).sum()
+        out.backward()
+        return out
+
+    w_e, w_c = w0.clone().requires_grad_(), w0.clone().requires_grad_()
+    cf = dt.compile(f)
+    np.testing.assert_allclose(cf(w_c, i, j).item(), f(w_e, i, j).item(), rtol=1e-5)
+    np.testing.assert_allclose(w_c.grad.numpy(), w_e.grad.numpy(), rtol=1e-5, atol=1e-6)
+    for bad in ([0, 3, 1], [0, -4, 1]):  # out of range for its own axis
+        with pytest.raises(IndexError, match="out of bounds"):
+            cf(w_c, dt.tensor(bad), j)
+    with pytest.raises(IndexError, match="out of bounds"):
+        cf(w_c, i, dt.tensor([[1], [4]]))
+    assert cf.stats()["traces"] == 1
 
 
-@pytest.mark.xfail(strict=True, raises=dt.TraceError, reason=ONE_HOT_LIMIT)
 def test_one_hot_inside_a_trace():
+    """dt.one_hot traces when num_classes is given: the class values pass through a gather whose
+    kernel rejects one outside [0, num_classes), so a bad class raises IndexError at run time (as
+    eager raises) instead of giving a zero row. num_classes=-1 needs the largest value while
+    tracing: TraceError."""
     i = dt.tensor([4, 0, 2])
     f = lambda i: dt.one_hot(i, 5).sum(dim=0)  # noqa: E731
-    np.testing.assert_array_equal(dt.compile(f)(i).numpy(), f(i).numpy())
+    g = dt.compile(f)
+    np.testing.assert_array_equal(g(i).numpy(), f(i).numpy())
+    np.testing.assert_array_equal(g(dt.tensor([1, 1, 3])).numpy(), [0, 2, 0, 1, 0])
+    assert g.stats()["traces"] == 1
+    for bad in ([1, 5, 0], [-1, 0, 0]):
+        with pytest.raises(IndexError, match="out of bounds"):
+            g(dt.tensor(bad))
+        with pytest.raises(RuntimeError, match="Class values must be"):
+            f(dt.tensor(bad))
+    with pytest.raises(dt.TraceError):
+        dt.compile(lambda i: dt.one_hot(i))(i)
 
 
 @pytest.mark.parametrize("opt_kind", ["sgd_momentum", "adam"])
