@@ -527,6 +527,21 @@ Tensor advancedIndex(const Tensor &v, const std::vector<std::pair<int64_t, Tenso
       linear[k] = linear[k] * size + (i < 0 ? i + size : i);
     }
   }
+  // Eager rows of a contiguous tensor, nothing to differentiate (a DataLoader's batch,
+  // x[idx]): the indices are checked above, so the rows are copied as they are.
+  if (tensors.size() == 1 && tensors[0].first == 0 && !activeTrace() && !(gradEnabled() && v.requiresGrad()) &&
+      v.isContiguous()) {
+    Shape outShape = b;
+    outShape.insert(outShape.end(), v.shape().begin() + 1, v.shape().end());
+    Tensor r = Tensor::empty(v.dtype(), outShape);
+    size_t row = size_t(v.numel() / std::max<int64_t>(v.shape()[0], 1)) * ir::dtypeSize(v.dtype());
+    if (row > 0) {
+      const char *src = static_cast<const char *>(v.data());
+      char *dst = static_cast<char *>(r.data());
+      for (int64_t k = 0; k < n; ++k) std::memcpy(dst + size_t(k) * row, src + size_t(linear[size_t(k)]) * row, row);
+    }
+    return r;
+  }
   bool adjacent = true;
   for (size_t j = 1; j < tensors.size(); ++j) adjacent = adjacent && tensors[j].first == tensors[j - 1].first + 1;
 

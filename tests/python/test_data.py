@@ -250,3 +250,26 @@ def test_progress_bar_reports_step_loss_and_throughput():
     for _ in dt.utils.progress.progress(range(3), file=tty, min_interval=0.0):
         pass
     assert tty.getvalue().count("\r") >= 3 and tty.getvalue().endswith("\n")
+
+
+def test_row_indexing_copies_rows_like_numpy():
+    """x[idx] on a contiguous tensor with no gradient to record (a DataLoader batch) copies the
+    rows directly; it must equal numpy's fancy indexing (negative and repeated indices, a 2-D
+    index, zero rows), give a tensor of its own, and still raise for an index out of range. With
+    requires_grad it records a gather as before."""
+    base = np.arange(5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2)
+    x = dt.from_numpy(base.copy())
+    for idx in ([4, 0, -1, 0], [[1, 2], [-5, 3]], []):
+        i = np.array(idx, dtype=np.int64)
+        got = x[dt.from_numpy(i)]
+        np.testing.assert_array_equal(got.numpy(), base[i])
+    r = x[dt.tensor([1])]
+    r.fill_(-1.0)
+    np.testing.assert_array_equal(x.numpy(), base)  # the source is untouched
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[dt.tensor([5])]
+    w = dt.from_numpy(base.copy()).requires_grad_()
+    w[dt.tensor([1, 1])].sum().backward()
+    assert w.grad.numpy()[1].sum() == 12 and w.grad.numpy().sum() == 12
+    xt = x.transpose(0, 1)  # not contiguous: the general gather
+    np.testing.assert_array_equal(xt[dt.tensor([2, 0])].numpy(), base.transpose(1, 0, 2)[[2, 0]])
