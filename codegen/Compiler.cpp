@@ -158,18 +158,43 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
     for (const auto &rn : r.nodes)
       if (rn.get() != matmul && std::count(rn->operands.begin(), rn->operands.end(), r.nodes[j]->result))
         throw ValueError(fmt(who, ": transpose %", r.nodes[j]->result->name, " may be read by the matmul only"));
-  const ir::Node *reduce = !r.nodes.empty() && kindOf(*r.nodes.back()) == ir::OpKind::Reduce ? r.nodes.back().get() : nullptr;
+  // A reduction kernel ends in one reduction per result (siblings over the same nest and axes);
+  // `reduce` is the first of them.
+  size_t nOuts = 1 + k.moreResults.size();
+  std::vector<const ir::Node *> tail;
+  if (!r.nodes.empty() && kindOf(*r.nodes.back()) == ir::OpKind::Reduce) {
+    if (r.nodes.size() < nOuts)
+      throw ValueError(fmt(who, ": a reduction kernel with ", nOuts, " results ends in ", nOuts, " reductions"));
+    for (size_t j = r.nodes.size() - nOuts; j < r.nodes.size(); ++j) {
+      const ir::Node &t = *r.nodes[j];
+      if (kindOf(t) != ir::OpKind::Reduce)
+        throw ValueError(fmt(who, ": a reduction kernel with ", nOuts, " results ends in ", nOuts, " reductions; %",
+                             t.result->name, " = ", t.op, " is not one"));
+      tail.push_back(&t);
+    }
+  }
+  const ir::Node *reduce = tail.empty() ? nullptr : tail[0];
   if (matmul && reduce) throw ValueError(fmt(who, ": a region may start with a matmul or end in a reduction, not both"));
   if (!k.moreResults.empty()) {
-    if (matmul || reduce)
-      throw ValueError(fmt(who, ": only an elementwise kernel has several results, this one has a ", matmul ? "matmul" : reduce->op));
-    for (const ir::Value *o : r.outputs)
-      if (o->type.shape != k.result.shape)
-        throw ValueError(fmt(who, ": every result of a multi-output kernel has the first's shape ", ir::shapeStr(k.result.shape),
-                             ", %", o->name, " is ", o->type.str()));
+    if (matmul)
+      throw ValueError(fmt(who, ": only an elementwise or a reduction kernel has several results, this one has a matmul"));
+    if (!reduce)
+      for (const ir::Value *o : r.outputs)
+        if (o->type.shape != k.result.shape)
+          throw ValueError(fmt(who, ": every result of a multi-output kernel has the first's shape ", ir::shapeStr(k.result.shape),
+                               ", %", o->name, " is ", o->type.str()));
   }
-  if (reduce && r.outputs[0] != reduce->result)
-    throw ValueError(fmt(who, ": a region ending in ", reduce->op, " must yield its result"));
+  for (size_t j = 0; j < tail.size(); ++j) {
+    const ir::Node &t = *tail[j];
+    if (r.outputs[j] != t.result)
+      throw ValueError(fmt(who, ": a region ending in ", t.op, " must yield its result", tail.size() > 1 ? " (the reductions in order)" : ""));
+    const ir::OpDef &d0 = *ir::findOp(reduce->op), &dj = *ir::findOp(t.op);
+    size_t rank = reduce->operands[0]->type.shape.size();
+    if (t.operands[0]->type.shape != reduce->operands[0]->type.shape || t.result->type.shape != reduce->result->type.shape ||
+        ir::reduceAxes(dj, t.attrs, int64_t(rank)) != ir::reduceAxes(d0, reduce->attrs, int64_t(rank)))
+      throw ValueError(fmt(who, ": reductions %", reduce->result->name, " and %", t.result->name,
+                           " of one kernel must reduce the same axes of operands of one shape"));
+  }
   if (matmul && matmul->result->type != k.result)
     throw ValueError(fmt(who, ": its matmul gives ", matmul->result->type.str(), ", expected the kernel's type ", k.result.str()));
   const ir::Shape &nest = reduce ? reduce->operands[0]->type.shape : k.result.shape;
@@ -190,7 +215,7 @@ void checkKernel(const ir::Node &n, const KernelDesc &k) {
     std::string what = fmt(who, ": region node %", rn->result->name, " = ", rn->op);
     bool elementwise = def->kind == ir::OpKind::Unary || def->kind == ir::OpKind::Binary ||
                        def->kind == ir::OpKind::Compare || def->kind == ir::OpKind::Where || def->kind == ir::OpKind::Cast;
-    bool headOrTail = rn.get() == matmul || rn.get() == reduce ||
+    bool headOrTail = rn.get() == matmul || std::find(tail.begin(), tail.end(), rn.get()) != tail.end() ||
                       std::any_of(r.nodes.begin(), r.nodes.begin() + std::ptrdiff_t(head), [&](const auto &t) { return t == rn; });
     if (def->kind == ir::OpKind::Const) {
       if (rn->result->type.numel() > 1)

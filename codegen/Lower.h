@@ -95,6 +95,19 @@ ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const 
 void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
                    const ir::Type &out, std::span<const ir::Type> operands,
                    const std::function<llvm::Value *(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element);
+/// One of several reductions over the same nest and axes (a multi-output reduction kernel): its
+/// op (sum/mean/max/min) and result type; the first goes to kb.out, the others to kb.ins[0..)
+/// (KernelBuilder: further results first).
+struct ReductionOut {
+  ir::OpId op;
+  ir::DType operand; ///< the dtype it reduces (its operand's)
+  ir::Type result;
+};
+/// emitReduction for several reductions sharing one walk of the nest (`attrs`: their common axes
+/// and keepdim, read with the first's op): `element` gives each one's value at a point, in order.
+void emitReductions(KernelBuilder &kb, std::span<const ReductionOut> outs, const ir::AttrMap &attrs, const ir::Type &in,
+                    std::span<const ir::Type> operands,
+                    const std::function<std::vector<llvm::Value *>(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element);
 
 /// Emits the nest; `body` receives each array's element offset (i64). Nothing runs when any size
 /// is 0. Bounds and strides are passed as Values so they may later be runtime sizes.

@@ -6,7 +6,8 @@
 //  - a reduction (the region ends in sum/mean/max/min): the reduction's loop nest over its
 //    operand's shape, where each element is computed by the region's elementwise body and
 //    folded straight into the accumulator (never stored), horizontal (scalar accumulator over a
-//    reduced innermost dim) or vertical (into the result) like lowerReduce;
+//    reduced innermost dim) or vertical (into the result) like lowerReduce; a multi-output one
+//    ends in several reductions over the same nest and axes, one accumulator each;
 //  - a matmul epilogue (the region starts with a matmul): the generated GEMM (codegen/Gemm.h),
 //    one per batch matrix, whose epilogue hook evaluates the region's body on each finished dot
 //    product (lane by lane, on scalars) before it is stored: the matmul's result is never stored
@@ -120,17 +121,27 @@ void lowerElementwiseKernel(KernelBuilder &kb, const KernelDesc &k) {
 
 void lowerReductionKernel(KernelBuilder &kb, const KernelDesc &k) {
   const ir::Graph &r = *k.region;
-  const ir::Node &red = *r.nodes.back();
-  const ir::Type &in = red.operands[0]->type; // the shape of the loop nest
-  // The element of the reduction's operand at these operand offsets, computed by the region body.
-  emitReduction(kb, *ir::findOp(red.op), red.attrs, in, k.result, k.operands,
-                [&](KernelBuilder &c, std::span<llvm::Value *const> inOff) {
-                  ValueMap val;
-                  for (size_t i = 0; i < k.operands.size(); ++i)
-                    val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[i], inOff[i]);
-                  emitRegionNodes(c, r, 0, r.nodes.size() - 1, val);
-                  return val.at(red.operands[0]);
-                });
+  // The region ends in one reduction per result (sibling reductions over the same nest and axes,
+  // checked by describe), which the region yields in order; the nodes before compute their
+  // operands.
+  size_t nOuts = 1 + k.moreResults.size(), body = r.nodes.size() - nOuts;
+  const ir::Node &first = *r.nodes[body];
+  const ir::Type &in = first.operands[0]->type; // the shape of the loop nest
+  std::vector<ReductionOut> outs;
+  for (size_t j = 0; j < nOuts; ++j) {
+    const ir::Node &red = *r.nodes[body + j];
+    outs.push_back({ir::findOp(red.op)->id, red.operands[0]->type.dtype, red.result->type});
+  }
+  // The element of each reduction's operand at these operand offsets, computed by the region body.
+  emitReductions(kb, outs, first.attrs, in, k.operands, [&](KernelBuilder &c, std::span<llvm::Value *const> inOff) {
+    ValueMap val;
+    for (size_t i = 0; i < k.operands.size(); ++i)
+      val[r.inputs[i]] = c.load(k.operands[i].dtype, c.ins[nOuts - 1 + i], inOff[i]);
+    emitRegionNodes(c, r, 0, body, val);
+    std::vector<llvm::Value *> xs;
+    for (size_t j = 0; j < nOuts; ++j) xs.push_back(val.at(r.nodes[body + j]->operands[0]));
+    return xs;
+  });
 }
 
 void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {

@@ -61,66 +61,83 @@ ReduceLayout reduceLayout(const ir::OpDef &def, const ir::AttrMap &attrs, const 
 
 namespace {
 
-/// The reduction over `nest` (arrays: the result, then the operands) into the `outN` result
-/// elements from kb.out on: fill them with the identity, walk the nest, divide for mean.
-/// `horizontal`: the innermost dim is reduced (an accumulator loop over it).
-void emitReductionNest(KernelBuilder &kb, ir::OpId op, ir::DType inT, ir::DType outT, int64_t count,
+/// The reductions over `nest` (arrays: the results, then the operands) into the `outN` result
+/// elements of each from its pointer on (the first kb.out, the others kb.ins[0..)): fill them with
+/// the identity, walk the nest once, divide for mean. `horizontal`: the innermost dim is reduced
+/// (an accumulator loop over it, one accumulator per reduction).
+void emitReductionNest(KernelBuilder &kb, std::span<const ReductionOut> outs, int64_t count,
                        const ValueNest &nest, llvm::Value *outN, bool horizontal,
-                       const std::function<llvm::Value *(KernelBuilder &, std::span<llvm::Value *const>)> &element) {
+                       const std::function<std::vector<llvm::Value *>(KernelBuilder &, std::span<llvm::Value *const>)> &element) {
   llvm::IRBuilder<> &b = kb.b;
-  size_t nOps = nest.strides.size() - 1;
-  emitLoop(b, outN, [&](llvm::Value *o) { kb.store(outT, reduceIdentity(kb, op, inT), kb.out, o); }, "init");
+  size_t nOuts = outs.size();
+  size_t nArrays = nest.strides.size();
+  auto outPtr = [&](size_t j) { return j == 0 ? kb.out : kb.ins[j - 1]; };
+  auto inTypeOf = [&](size_t j) { return outs[j].operand; };
+  for (size_t j = 0; j < nOuts; ++j)
+    emitLoop(b, outN, [&](llvm::Value *o) { kb.store(outs[j].result.dtype, reduceIdentity(kb, outs[j].op, inTypeOf(j)), outPtr(j), o); },
+             "init");
   if (!horizontal) {
     emitNest(kb, nest.sizes, nest.strides, [&](std::span<llvm::Value *const> off) {
-      llvm::Value *x = element(kb, off.subspan(1));
-      llvm::Value *cur = kb.load(outT, kb.out, off[0]);
-      kb.store(outT, reduceCombine(kb, op, inT, cur, x, false), kb.out, off[0]);
+      std::vector<llvm::Value *> xs = element(kb, off.subspan(nOuts));
+      for (size_t j = 0; j < nOuts; ++j) {
+        ir::DType t = outs[j].result.dtype;
+        llvm::Value *cur = kb.load(t, outPtr(j), off[j]);
+        kb.store(t, reduceCombine(kb, outs[j].op, inTypeOf(j), cur, xs[j], false), outPtr(j), off[j]);
+      }
     });
   } else {
     // Outer dims as a nest; the innermost (reduced) dim as an accumulator loop.
     size_t last = nest.sizes.size() - 1;
     std::span<llvm::Value *const> sizes(nest.sizes.data(), last);
-    std::vector<std::vector<llvm::Value *>> strides(nOps + 1);
-    for (size_t a = 0; a <= nOps; ++a) strides[a].assign(nest.strides[a].begin(), nest.strides[a].begin() + long(last));
+    std::vector<std::vector<llvm::Value *>> strides(nArrays);
+    for (size_t a = 0; a < nArrays; ++a) strides[a].assign(nest.strides[a].begin(), nest.strides[a].begin() + long(last));
     llvm::Value *innerN = nest.sizes[last];
-    llvm::Type *ty = kb.elemType(inT);
-    llvm::AllocaInst *slot;
+    std::vector<llvm::AllocaInst *> slots;
     {
       llvm::IRBuilderBase::InsertPointGuard g(b);
       b.SetInsertPoint(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
-      slot = b.CreateAlloca(ty, nullptr, "acc");
+      for (size_t j = 0; j < nOuts; ++j) slots.push_back(b.CreateAlloca(kb.elemType(inTypeOf(j)), nullptr, "acc"));
     }
     emitNest(kb, sizes, strides, [&](std::span<llvm::Value *const> off) {
-      b.CreateStore(reduceIdentity(kb, op, inT), slot);
-      emitLoop(b, innerN, [&](llvm::Value *j) {
+      for (size_t j = 0; j < nOuts; ++j) b.CreateStore(reduceIdentity(kb, outs[j].op, inTypeOf(j)), slots[j]);
+      emitLoop(b, innerN, [&](llvm::Value *i) {
         std::vector<llvm::Value *> inOff;
-        for (size_t i = 0; i < nOps; ++i) inOff.push_back(b.CreateAdd(off[i + 1], b.CreateMul(j, nest.strides[i + 1][last])));
-        llvm::Value *x = element(kb, inOff);
-        b.CreateStore(reduceCombine(kb, op, inT, b.CreateLoad(ty, slot), x, true), slot);
+        for (size_t a = nOuts; a < nArrays; ++a) inOff.push_back(b.CreateAdd(off[a], b.CreateMul(i, nest.strides[a][last])));
+        std::vector<llvm::Value *> xs = element(kb, inOff);
+        for (size_t j = 0; j < nOuts; ++j)
+          b.CreateStore(reduceCombine(kb, outs[j].op, inTypeOf(j), b.CreateLoad(kb.elemType(inTypeOf(j)), slots[j]), xs[j], true),
+                        slots[j]);
       }, "r");
-      llvm::Value *cur = kb.load(outT, kb.out, off[0]);
-      kb.store(outT, reduceCombine(kb, op, inT, cur, b.CreateLoad(ty, slot), false), kb.out, off[0]);
+      for (size_t j = 0; j < nOuts; ++j) {
+        ir::DType t = outs[j].result.dtype;
+        llvm::Value *cur = kb.load(t, outPtr(j), off[j]);
+        llvm::Value *acc = b.CreateLoad(kb.elemType(inTypeOf(j)), slots[j]);
+        kb.store(t, reduceCombine(kb, outs[j].op, inTypeOf(j), cur, acc, false), outPtr(j), off[j]);
+      }
     });
   }
-  if (op == ir::OpId::Mean) {
-    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(outT), double(count));
-    emitLoop(b, outN, [&](llvm::Value *o) { kb.store(outT, b.CreateFDiv(kb.load(outT, kb.out, o), n), kb.out, o); }, "mean");
+  for (size_t j = 0; j < nOuts; ++j) {
+    if (outs[j].op != ir::OpId::Mean) continue;
+    ir::DType t = outs[j].result.dtype;
+    llvm::Value *n = llvm::ConstantFP::get(kb.elemType(t), double(count));
+    emitLoop(b, outN, [&](llvm::Value *o) { kb.store(t, b.CreateFDiv(kb.load(t, outPtr(j), o), n), outPtr(j), o); }, "mean");
   }
 }
 
 } // namespace
 
-void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
-                   const ir::Type &out, std::span<const ir::Type> operands,
-                   const std::function<llvm::Value *(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element) {
-  ir::OpId op = def.id;
+void emitReductions(KernelBuilder &kb, std::span<const ReductionOut> outs, const ir::AttrMap &attrs, const ir::Type &in,
+                    std::span<const ir::Type> operands,
+                    const std::function<std::vector<llvm::Value *>(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element) {
+  DT_ASSERT(!outs.empty(), "emitReductions without a reduction");
+  const ir::OpDef &def = ir::opDef(outs[0].op);
   ReduceLayout layout = reduceLayout(def, attrs, in);
-  int64_t outN = out.numel();
+  int64_t outN = outs[0].result.numel();
   if (outN == 0) return;
 
   StridedNest nest;
   nest.sizes = in.shape;
-  nest.strides.push_back(layout.outStrides);
+  for (size_t j = 0; j < outs.size(); ++j) nest.strides.push_back(layout.outStrides);
   for (const ir::Type &t : operands) nest.strides.push_back(broadcastStrides(t.shape, in.shape));
   nest.coalesce();
   // (An empty input coalesces to one dim of size 0 with stride 0: the walk runs nothing, and the
@@ -132,16 +149,26 @@ void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &a
   // with each result element computed as on one thread. A full reduction, or one whose outermost
   // dim is reduced, runs on the calling thread.
   if (nest.sizes.empty() || nest.strides[0][0] == 0) {
-    emitReductionNest(kb, op, in.dtype, out.dtype, layout.count, constantNest(kb, nest), kb.i64(outN), horizontal, element);
+    emitReductionNest(kb, outs, layout.count, constantNest(kb, nest), kb.i64(outN), horizontal, element);
     return;
   }
-  std::vector<ir::DType> arrays{out.dtype};
+  std::vector<ir::DType> arrays;
+  for (const ReductionOut &o : outs) arrays.push_back(o.result.dtype);
   for (const ir::Type &t : operands) arrays.push_back(t.dtype);
   emitParallelNest(kb, arrays, [&](KernelBuilder &c) { return constantNest(c, nest); },
                    [&](KernelBuilder &c, const ValueNest &part) {
                      llvm::Value *rows = c.b.CreateMul(part.sizes[0], part.strides[0][0]);
-                     emitReductionNest(c, op, in.dtype, out.dtype, layout.count, part, rows, horizontal, element);
+                     emitReductionNest(c, outs, layout.count, part, rows, horizontal, element);
                    });
+}
+
+void emitReduction(KernelBuilder &kb, const ir::OpDef &def, const ir::AttrMap &attrs, const ir::Type &in,
+                   const ir::Type &out, std::span<const ir::Type> operands,
+                   const std::function<llvm::Value *(KernelBuilder &kb, std::span<llvm::Value *const> inOffsets)> &element) {
+  ReductionOut one{def.id, in.dtype, out};
+  emitReductions(kb, {&one, 1}, attrs, in, operands, [&](KernelBuilder &c, std::span<llvm::Value *const> off) {
+    return std::vector<llvm::Value *>{element(c, off)};
+  });
 }
 
 void lowerReduce(KernelBuilder &kb, const KernelDesc &k) {

@@ -184,24 +184,40 @@ int64_t placeOf(const Groups &gr, const Value *v) {
 /// value its members read from outside it is computed in the earlier group or before that
 /// group's kernel runs (the merged kernel takes the earlier root's place, so nothing it reads is
 /// computed later). Independent loops over the same points become one loop with several results
-/// (e.g. the step counters of an optimizer, or two masks of one label vector).
+/// (e.g. the step counters of an optimizer, or two masks of one label vector). Reduction groups
+/// over the same axes of one shape merge the same way: one walk, one accumulator per reduction
+/// (e.g. the sums of a loss and of its mask).
 void mergeSiblings(Groups &gr) {
+  // Two groups may merge when both are elementwise over one nest, or both reductions (no matmul)
+  // of operands of one shape over the same axes into the same result shape.
+  auto reductionGroup = [&](int gid) { return roleOf(*gr.roots[size_t(gid)]) == Role::Reduction && !gr.matmuls[size_t(gid)]; };
+  auto sameKind = [&](int a, int b) {
+    if (gr.shapes[size_t(a)] != gr.shapes[size_t(b)]) return false;
+    if (gr.elementwiseGroup(a) && gr.elementwiseGroup(b)) return true;
+    if (!reductionGroup(a) || !reductionGroup(b)) return false;
+    const Node &ra = *gr.roots[size_t(a)], &rb = *gr.roots[size_t(b)];
+    int64_t rank = int64_t(gr.shapes[size_t(a)].size());
+    return ra.result->type.shape == rb.result->type.shape &&
+           ir::reduceAxes(*ir::findOp(ra.op), ra.attrs, rank) == ir::reduceAxes(*ir::findOp(rb.op), rb.attrs, rank);
+  };
   std::vector<int> order;
   for (size_t gid = 0; gid < gr.members.size(); ++gid)
-    if (!gr.members[gid].empty() && gr.elementwiseGroup(int(gid))) order.push_back(int(gid));
+    if (!gr.members[gid].empty() && (gr.elementwiseGroup(int(gid)) || reductionGroup(int(gid)))) order.push_back(int(gid));
   std::sort(order.begin(), order.end(), [&](int a, int b) { return gr.index.at(gr.roots[size_t(a)]) < gr.index.at(gr.roots[size_t(b)]); });
   auto results = [&](int gid) { return 1 + gr.furtherResults(gid).size(); };
   std::vector<int> open; // groups others may join, in program order
   for (int x : order) {
     int into = -1;
     for (int t : open) {
-      if (gr.shapes[size_t(t)] != gr.shapes[size_t(x)] || results(t) + results(x) > kMaxResults) continue;
+      if (!sameKind(t, x) || results(t) + results(x) > kMaxResults) continue;
       int64_t at = int64_t(gr.index.at(gr.roots[size_t(t)]));
       bool ready = true;
       for (const Node *m : gr.members[size_t(x)])
         for (const Value *o : m->operands) {
           int og = o->def ? gr.group(o->def) : -1;
-          // (a scalar const is cloned into the region, a clone is computed there)
+          // (a scalar const is cloned into the region, a clone is computed there; a value of t is
+          // known at each point, except a reduction's, known only once the walk is done)
+          if (og == t && roleOf(*o->def) == Role::Reduction) ready = false;
           if (og == x || og == t || isScalarConst(o->def) || (o->def && gr.clones[size_t(x)].count(o->def))) continue;
           ready = ready && placeOf(gr, o) < at;
         }
@@ -225,7 +241,13 @@ void mergeSiblings(Groups &gr) {
     }
     gr.members[size_t(x)].clear();
     gr.clones[size_t(x)].clear();
-    std::sort(ms.begin(), ms.end(), [&](const Node *a, const Node *b) { return gr.index.at(a) < gr.index.at(b); });
+    // Program order, except that a reduction kernel's reductions come last (each group's root:
+    // nothing in the group reads them), in program order too.
+    auto last = [&](const Node *n) { return roleOf(*n) == Role::Reduction; };
+    std::sort(ms.begin(), ms.end(), [&](const Node *a, const Node *b) {
+      if (last(a) != last(b)) return last(b);
+      return gr.index.at(a) < gr.index.at(b);
+    });
   }
 }
 

@@ -25,7 +25,9 @@
 //      the matmul's operands are never grown into (they are materialized).
 //   3b. Siblings: walking the elementwise groups in program order, one joins an earlier one of
 //      the same nest shape when every value it reads from outside is computed in that group or
-//      before that group's root (the merged kernel runs in the earlier root's place).
+//      before that group's root (the merged kernel runs in the earlier root's place). Reduction
+//      groups over the same axes of one operand shape merge alike (not reading each other's
+//      reductions); the merged region ends in all their reductions.
 //   4. Consts of at most one element read by a group are cloned into its region (operand-free
 //      nodes); a const left without outside uses is then removed. Larger consts stay operands.
 //   5. A group of two or more nodes becomes `%root, %more... = kernel @fused_N(operands) { ... }`

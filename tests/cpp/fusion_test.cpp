@@ -6,6 +6,8 @@
 #include "MlpStepGraph.h"
 
 #include "codegen/Compiler.h"
+#include "frontend/Threads.h"
+#include "runtime/ThreadPool.h"
 #include "ir/Text.h"
 #include "ir/Verifier.h"
 #include "passes/Fusion.h"
@@ -583,6 +585,46 @@ TEST(Fusion, MlpTrainingStepHasFewKernelsAndMatchesTheInterpreter) {
   ASSERT_EQ(jit.size(), ref.size());
   for (size_t i = 0; i < jit.size(); ++i)
     expectClose(jit[i], ref[i], Cmp::Accumulated, std::vector<double>(size_t(ref[i].type.numel()), 2e-3));
+}
+
+
+// Multi-output kernels (sibling elementwise loops and sibling row/column reductions, each big
+// enough to split across threads) give the bytes of the unfused graph at 1, 2 and 3 threads, and
+// the 2- and 3-thread runs do split.
+TEST(Fusion, MultiOutputKernelsSplitAcrossThreadsBitForBit) {
+  auto g = parseOk(R"(
+func @f(%x: f32[512,300], %y: f32[512,300], %b: f32[300]) -> (f32[512,300], f32[512,300], f32[512], f32[512], f32[300], f32[300]) {
+  %e = exp(%x) : f32[512,300]
+  %p = mul(%e, %b) : f32[512,300]
+  %t = tanh(%y) : f32[512,300]
+  %q = mul(%x, %y) : f32[512,300]
+  %s = sum(%q) {axes=[1]} : f32[512]
+  %m = max(%x) {axes=[1]} : f32[512]
+  %c = sum(%p) {axes=[0]} : f32[300]
+  %n = min(%y) {axes=[0]} : f32[300]
+  return %p, %t, %s, %m, %c, %n
+}
+)");
+  auto f = g->clone();
+  passes::fusion(*f);
+  ASSERT_NO_THROW(ir::verify(*f));
+  std::vector<size_t> results;
+  for (const auto &n : f->nodes) results.push_back(n->numResults());
+  // one elementwise kernel (%p and %t), one for the two row reductions, one for the two column
+  // reductions (the column sum reads %p from the first)
+  EXPECT_EQ(results, (std::vector<size_t>{2, 2, 2})) << ir::print(*f);
+  int saved = numThreads();
+  auto ins = randomInputs(*g, 21, Domain::Moderate);
+  setNumThreads(1);
+  auto want = runJit(*g, ins);
+  for (int t : {1, 2, 3}) {
+    setNumThreads(t);
+    uint64_t before = rt::parallelJobCount();
+    auto got = runJit(*f, ins);
+    EXPECT_EQ(rt::parallelJobCount() > before, t > 1) << t << " threads";
+    expectBitwiseEqual(got, want);
+  }
+  setNumThreads(saved);
 }
 
 } // namespace
