@@ -19,7 +19,9 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
+#include <variant>
 
 namespace dt {
 
@@ -161,47 +163,176 @@ Tensor layoutView(const ir::OpDef &def, const Tensor &x, const AttrMap &attrs, c
   DT_ASSERT(false, def.name, " is not a view op");
 }
 
+/// How one op runs eagerly on operands of given types: the kernel, its `sizes`, the result type.
+/// Remembered per thread for the next call with the same op, attributes and operand types (and
+/// strides, for an elementwise op that reads strided operands in place), so a repeated op skips
+/// type inference, the kernel cache's key and lock, and the computation of `sizes`.
+struct EagerPlan {
+  bool valid = false;
+  OpId op{};
+  AttrMap attrs;
+  std::vector<DType> dtypes;
+  std::vector<Shape> shapes;
+  std::vector<std::vector<int64_t>> strides; ///< (strided only)
+  Type result;
+  rt::KernelFn fn = nullptr;
+  std::vector<int64_t> sizes;
+  bool generic = false;       ///< a shape-generic kernel (`sizes` passed)
+  bool strided = false;       ///< elementwise: operands read in place through their strides
+  bool stridedMatMul = false; ///< rank-2 matmul: operand strides patched into sizes[3..6] per call
+};
+
+/// This thread's plans by planHash (a bucket holds the plans whose hashes collide). Emptied when
+/// it holds kMaxEagerPlans, so a program that makes ever new shapes does not grow it without end.
+thread_local std::unordered_map<size_t, std::vector<EagerPlan>> tPlans;
+thread_local size_t tPlanCount = 0;
+constexpr size_t kMaxEagerPlans = 4096;
+
+size_t mixHash(size_t h, uint64_t v) { return (h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2))); }
+
+size_t attrHash(const ir::Attr &a) {
+  return std::visit(
+      [](const auto &v) -> size_t {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, ir::Attr::List>) {
+          size_t h = v.size();
+          for (const ir::Attr &x : v) h = mixHash(h, attrHash(x));
+          return h;
+        } else {
+          return std::hash<V>{}(v);
+        }
+      },
+      a.v);
+}
+
+/// A hash of what a plan depends on: the op, the attributes, the operands' dtypes and shapes (and
+/// strides, for the elementwise kinds, which read strided operands in place). Equal calls hash
+/// equal; findPlan compares the rest.
+size_t planHash(const ir::OpDef &def, const std::vector<Tensor> &xs, const AttrMap &attrs) {
+  bool elementwise = def.kind == OpKind::Unary || def.kind == OpKind::Binary || def.kind == OpKind::Compare ||
+                     def.kind == OpKind::Where || def.kind == OpKind::Cast;
+  size_t h = mixHash(size_t(def.id), xs.size());
+  for (const Tensor &x : xs) {
+    const TensorImpl &t = x.impl();
+    h = mixHash(h, uint64_t(t.dtype) * 131 + t.shape.size());
+    for (int64_t d : t.shape) h = mixHash(h, uint64_t(d));
+    if (elementwise)
+      for (int64_t st : t.strides) h = mixHash(h, uint64_t(st));
+  }
+  for (const auto &[name, a] : attrs) h = mixHash(mixHash(h, std::hash<std::string>{}(name)), attrHash(a));
+  return h;
+}
+
+/// Whether ops of this kind run through a remembered plan (a kernel that depends only on the
+/// types, attributes and strides); const ops are evaluated, layout ops are views.
+bool plannable(OpKind k) {
+  switch (k) {
+  case OpKind::Unary: case OpKind::Binary: case OpKind::Compare: case OpKind::Where: case OpKind::Cast:
+  case OpKind::MatMul: case OpKind::Reduce: case OpKind::ArgReduce: case OpKind::Indexing:
+    return true;
+  case OpKind::Const: case OpKind::Layout: case OpKind::Kernel:
+    return false;
+  }
+  return false;
+}
+
+const EagerPlan *findPlan(const ir::OpDef &def, const std::vector<Tensor> &xs, const AttrMap &attrs, size_t hash) {
+  auto it = tPlans.find(hash);
+  if (it == tPlans.end()) return nullptr;
+  for (const EagerPlan &p : it->second) {
+    if (!p.valid || p.op != def.id || p.dtypes.size() != xs.size()) continue;
+    bool same = true;
+    for (size_t i = 0; same && i < xs.size(); ++i) {
+      const TensorImpl &t = xs[i].impl();
+      same = t.dtype == p.dtypes[i] && t.shape == p.shapes[i] && (!p.strided || t.strides == p.strides[i]);
+    }
+    if (same && p.attrs == attrs) return &p;
+  }
+  return nullptr;
+}
+
+EagerPlan makePlan(const ir::OpDef &def, const std::vector<Tensor> &xs, const std::vector<Type> &types,
+                   const AttrMap &attrs, const Type &t) {
+  EagerPlan p;
+  p.op = def.id;
+  p.attrs = attrs;
+  p.result = t;
+  p.generic = codegen::hasShapeGenericKernel(def);
+  p.fn = p.generic ? eagerGenericKernel(def, types, attrs, t) : eagerKernel(def, types, attrs, t);
+  // Elementwise kernels read strided operands (transposes, slices, expands) in place.
+  p.strided = p.generic && (def.kind == OpKind::Unary || def.kind == OpKind::Binary || def.kind == OpKind::Compare ||
+                            def.kind == OpKind::Where || def.kind == OpKind::Cast);
+  for (const Tensor &x : xs) {
+    p.dtypes.push_back(x.dtype());
+    p.shapes.push_back(x.shape());
+    if (p.strided) p.strides.push_back(x.strides());
+  }
+  if (p.strided) p.sizes = codegen::shapeGenericSizesStrided(def, types, p.strides, t);
+  else if (p.generic) p.sizes = codegen::shapeGenericSizes(def, types, t, attrs);
+  // A rank-2 matmul operand that is a strided view (x @ w.T) is read in place through its row and
+  // column strides (sizes[3..6], codegen/Compiler.h), not copied.
+  p.stridedMatMul = def.kind == OpKind::MatMul && xs[0].dim() == 2 && xs[1].dim() == 2;
+  p.valid = true;
+  return p;
+}
+
+/// Runs a plan's kernel on `xs` (of the plan's types) into a new tensor.
+Tensor runPlan(const EagerPlan &p, const ir::OpDef &def, const std::vector<Tensor> &xs) {
+  Tensor out = Tensor::empty(p.result.dtype, p.result.shape);
+  const int64_t *sizes = p.generic ? p.sizes.data() : nullptr;
+  std::vector<int64_t> patched;
+  if (p.stridedMatMul) {
+    patched = p.sizes;
+    for (size_t i = 0; i < 2; ++i) {
+      patched[3 + 2 * i] = xs[i].strides()[0];
+      patched[4 + 2 * i] = xs[i].strides()[1];
+    }
+    sizes = patched.data();
+  }
+  constexpr size_t kLocal = 8;
+  void *local[kLocal + 1];
+  std::vector<void *> heap;
+  void **bufs = local;
+  if (xs.size() > kLocal) {
+    heap.resize(xs.size() + 1);
+    bufs = heap.data();
+  }
+  bufs[0] = out.data();
+  std::vector<Tensor> copies; // dense copies of strided operands the kernel cannot read in place
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (p.strided || p.stridedMatMul || xs[i].isContiguous()) {
+      bufs[i + 1] = xs[i].data();
+    } else {
+      copies.push_back(dense(xs[i]));
+      bufs[i + 1] = copies.back().data();
+    }
+  }
+  p.fn(bufs, sizes);
+  if (std::optional<rt::KernelIndexError> e = rt::takeKernelError()) // a bad gather/scatter_add index
+    throw IndexError(rt::indexErrorMessage(def.name, *e));
+  return out;
+}
+
+/// `hash`: planHash of the call (when the op's kind is plannable).
 Tensor runKernel(const ir::OpDef &def, const std::vector<Tensor> &xs, const std::vector<Type> &types,
-                 const AttrMap &attrs, const Type &t) {
-  Tensor out = Tensor::empty(t.dtype, t.shape);
+                 const AttrMap &attrs, const Type &t, size_t hash) {
   if (def.kind == OpKind::Const) {
+    Tensor out = Tensor::empty(t.dtype, t.shape);
     ir::Graph g;
     ir::HostArray h = ir::evalNode(*g.addNode("const", {}, attrs, t), {});
     if (!h.bytes.empty()) // a zero-size constant: memcpy from a null pointer is UB even for 0 bytes
       std::memcpy(out.data(), h.bytes.data(), h.bytes.size());
     return out;
   }
-  bool generic = codegen::hasShapeGenericKernel(def);
-  rt::KernelFn fn = generic ? eagerGenericKernel(def, types, attrs, t) : eagerKernel(def, types, attrs, t);
-  // Elementwise kernels read strided operands (transposes, slices, expands) in place.
-  bool strided = generic && (def.kind == OpKind::Unary || def.kind == OpKind::Binary || def.kind == OpKind::Compare ||
-                             def.kind == OpKind::Where || def.kind == OpKind::Cast);
-  std::vector<int64_t> sizes;
-  if (strided) {
-    std::vector<std::vector<int64_t>> st;
-    for (const Tensor &x : xs) st.push_back(x.strides());
-    sizes = codegen::shapeGenericSizesStrided(def, types, st, t);
-  } else if (generic) {
-    sizes = codegen::shapeGenericSizes(def, types, t, attrs);
+  EagerPlan plan = makePlan(def, xs, types, attrs, t);
+  if (tPlanCount >= kMaxEagerPlans) {
+    tPlans.clear();
+    tPlanCount = 0;
   }
-  // A rank-2 matmul operand that is a strided view (x @ w.T) is read in place through its row and
-  // column strides (sizes[3..6], codegen/Compiler.h), not copied.
-  bool stridedMatMul = def.kind == OpKind::MatMul && xs[0].dim() == 2 && xs[1].dim() == 2;
-  if (stridedMatMul)
-    for (size_t i = 0; i < 2; ++i) {
-      sizes[3 + 2 * i] = xs[i].strides()[0];
-      sizes[4 + 2 * i] = xs[i].strides()[1];
-    }
-  std::vector<Tensor> in;
-  std::vector<void *> bufs{out.data()};
-  for (const Tensor &x : xs) {
-    in.push_back(strided || stridedMatMul ? x : dense(x));
-    bufs.push_back(in.back().data());
-  }
-  fn(bufs.data(), generic ? sizes.data() : nullptr);
-  if (std::optional<rt::KernelIndexError> e = rt::takeKernelError()) // a bad gather/scatter_add index
-    throw IndexError(rt::indexErrorMessage(def.name, *e));
-  return out;
+  std::vector<EagerPlan> &bucket = tPlans[hash];
+  bucket.push_back(std::move(plan));
+  ++tPlanCount;
+  return runPlan(bucket.back(), def, xs);
 }
 
 void record(Tensor &out, const ir::OpDef &def, const AttrMap &attrs, const std::vector<Tensor> &xs) {
@@ -360,11 +491,20 @@ std::string TapeNode::name() const {
 
 Tensor apply(OpId id, const std::vector<Tensor> &xs, const AttrMap &attrs) {
   const ir::OpDef &def = ir::opDef(id);
-  std::vector<Type> types;
-  for (size_t i = 0; i < xs.size(); ++i) {
+  for (size_t i = 0; i < xs.size(); ++i)
     if (!xs[i].defined()) throw ValueError(fmt(def.name, ": operand ", i, " is an undefined tensor"));
-    types.push_back(xs[i].type());
-  }
+  const bool planned = plannable(def.kind) && !activeTrace();
+  const size_t hash = planned ? planHash(def, xs, attrs) : 0;
+  if (planned)
+    if (const EagerPlan *p = findPlan(def, xs, attrs, hash)) { // the same op on the same types as before
+      gKernelHits.fetch_add(1, std::memory_order_relaxed);
+      Tensor out = runPlan(*p, def, xs);
+      record(out, def, attrs, xs);
+      return out;
+    }
+  std::vector<Type> types;
+  types.reserve(xs.size());
+  for (const Tensor &x : xs) types.push_back(x.type());
   Type t = ir::inferTypeForCall(def, types, attrs);
   Tensor out;
   if (Trace *tr = activeTrace(); tr && def.kind != OpKind::Kernel) {
@@ -377,7 +517,7 @@ Tensor apply(OpId id, const std::vector<Tensor> &xs, const AttrMap &attrs) {
   case OpKind::Kernel: throw ValueError("kernel nodes cannot run eagerly");
   case OpKind::Unary: case OpKind::Binary: case OpKind::Compare: case OpKind::Where: case OpKind::Cast:
   case OpKind::Const: case OpKind::MatMul: case OpKind::Reduce: case OpKind::ArgReduce: case OpKind::Indexing:
-    out = runKernel(def, xs, types, attrs, t);
+    out = runKernel(def, xs, types, attrs, t, hash);
     break;
   }
   record(out, def, attrs, xs);

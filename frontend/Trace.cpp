@@ -65,6 +65,16 @@ Tensor viewOf(const TraceSource &s) {
   return Tensor::fromBuffer(s.type.dtype, s.type.shape, s.storage, s.strides, s.offset);
 }
 
+/// The bytes a buffer covers, for overlap checks.
+struct ByteSpan {
+  const char *lo = nullptr, *hi = nullptr;
+};
+ByteSpan spanOf(const rt::Buffer &b) {
+  const char *p = static_cast<const char *>(b.data());
+  return {p, p + b.size()};
+}
+bool overlap(ByteSpan a, ByteSpan b) { return a.lo != a.hi && b.lo != b.hi && a.lo < b.hi && b.lo < a.hi; }
+
 } // namespace
 
 Trace *activeTrace() { return tActive; }
@@ -369,7 +379,51 @@ void Trace::compile(const std::string &pipeline) {
   stats_.outputs = int64_t(g.outputs.size());
   stats_.writebacks = int64_t(writebacks_.size());
   stats_.kernels = int64_t(program_.steps.size());
+  planRun();
   compiled_ = true;
+}
+
+void Trace::planRun() {
+  runInputs_.clear();
+  sourceViews_.assign(sources_.size(), Tensor());
+  for (size_t s = 0; s < sources_.size(); ++s) {
+    const TraceSource &src = sources_[s];
+    if (src.kind != TraceSource::Kind::Arg && src.storage) sourceViews_[s] = viewOf(src);
+    if (src.kind == TraceSource::Kind::Arg) {
+      runInputs_.push_back({src.arg, int(s), nullptr});
+    } else if (src.initial->def == nullptr) { // a graph input (not a literal)
+      RunInput r{-1, int(s), nullptr};
+      if (sourceViews_[s].isContiguous()) r.fixed = denseBuffer(sourceViews_[s]); // its memory, not a copy
+      runInputs_.push_back(std::move(r));
+    }
+  }
+  // The overlaps among captured memory are the same at every run: checked once here.
+  auto clashesFixed = [&](ByteSpan b, size_t except) {
+    for (size_t i = 0; i < runInputs_.size(); ++i)
+      if (i != except && runInputs_[i].fixed && overlap(b, spanOf(*runInputs_[i].fixed))) return true;
+    return false;
+  };
+  argInputs_.clear();
+  for (size_t i = 0; i < runInputs_.size(); ++i)
+    if (runInputs_[i].arg >= 0) argInputs_.push_back(i);
+  outPlans_.assign(donatedInput_.size(), OutPlan{});
+  for (const Writeback &w : writebacks_) {
+    if (sources_[size_t(w.source)].kind == TraceSource::Kind::Arg) continue;
+    OutPlan &p = outPlans_[size_t(w.output)];
+    if (int in = donatedInput_[size_t(w.output)]; in >= 0) {
+      if (const auto &b = runInputs_[size_t(in)].fixed) p.fixedClash = clashesFixed(spanOf(*b), size_t(in));
+    } else if (sourceViews_[size_t(w.source)].isContiguous()) {
+      p.fixedDest = denseBuffer(sourceViews_[size_t(w.source)]);
+      p.fixedClash = clashesFixed(spanOf(*p.fixedDest), runInputs_.size());
+    }
+  }
+  gradRead_.assign(grads_.size(), false);
+  for (size_t i = 0; i < grads_.size(); ++i) {
+    const GradRecord &r = grads_[i];
+    if (r.arg >= 0 || !r.original) continue;
+    for (const TraceSource &s : sources_)
+      if (s.kind == TraceSource::Kind::Captured && s.storage == r.original->storage) gradRead_[i] = true;
+  }
 }
 
 std::string Trace::checkGuards() const {
@@ -382,11 +436,14 @@ std::string Trace::checkGuards() const {
     if (p->requiresGrad != s.seenRequiresGrad)
       return fmt("requires_grad of ", s.label, " changed to ", p->requiresGrad ? "True" : "False");
   }
-  for (const GradRecord &r : grads_) {
+  for (size_t i = 0; i < grads_.size(); ++i) {
+    const GradRecord &r = grads_[i];
     if (r.arg >= 0 || !r.original) continue;
     bool read = false;
-    for (const TraceSource &s : sources_)
-      read = read || (s.kind == TraceSource::Kind::Captured && s.storage == r.original->storage);
+    if (i < gradRead_.size()) read = gradRead_[i]; // planned at compile()
+    else
+      for (const TraceSource &s : sources_)
+        read = read || (s.kind == TraceSource::Kind::Captured && s.storage == r.original->storage);
     if (read && (!r.leaf->grad || r.leaf->grad->storage != r.original->storage))
       return "a .grad that the trace read was replaced (pass set_to_none=True to zero_grad, or retrace)";
   }
@@ -394,36 +451,55 @@ std::string Trace::checkGuards() const {
 }
 
 std::vector<Tensor> Trace::run(const std::vector<Tensor> &args) {
+  std::vector<const Tensor *> ptrs;
+  ptrs.reserve(args.size());
+  for (const Tensor &a : args) ptrs.push_back(&a);
+  return run(std::span<const Tensor *const>(ptrs));
+}
+
+std::vector<Tensor> Trace::run(std::span<const Tensor *const> args) {
   DT_ASSERT(compiled_, "Trace::run before compile()");
   if (args.size() != args_.size())
     throw ValueError(fmt("compiled ", name_, ": expected ", args_.size(), " tensor arguments, given ", args.size()));
   std::vector<std::shared_ptr<rt::Buffer>> bufs;
-  bufs.reserve(graph_->inputs.size());
-  for (const TraceSource &s : sources_) {
-    if (s.kind == TraceSource::Kind::Arg) {
-      const Tensor &a = args[size_t(s.arg)];
-      if (!a.defined() || a.type() != s.type)
-        throw ValueError(fmt("compiled ", name_, ": argument ", s.arg, " must be ", s.type.str(), ", given ",
+  bufs.reserve(runInputs_.size());
+  for (const RunInput &r : runInputs_) {
+    if (r.arg >= 0) {
+      const Tensor &a = *args[size_t(r.arg)];
+      const ir::Type &want = sources_[size_t(r.source)].type;
+      if (!a.defined() || a.dtype() != want.dtype || a.shape() != want.shape)
+        throw ValueError(fmt("compiled ", name_, ": argument ", r.arg, " must be ", want.str(), ", given ",
                              a.defined() ? a.type().str() : std::string("an undefined tensor")));
-      if (a.impl().traced) throw TraceError(fmt("compiled ", name_, ": argument ", s.arg, " is a traced tensor"));
+      if (a.impl().traced) throw TraceError(fmt("compiled ", name_, ": argument ", r.arg, " is a traced tensor"));
       bufs.push_back(denseBuffer(a));
-    } else if (s.initial->def == nullptr) { // a graph input (not a literal)
-      bufs.push_back(denseBuffer(viewOf(s)));
+    } else if (r.fixed) {
+      bufs.push_back(r.fixed);
+    } else {
+      bufs.push_back(denseBuffer(sourceViews_[size_t(r.source)])); // a strided view: copied now
     }
   }
   // Where write-backs and gradients land: the program writes them there itself when it can (a
   // donated input's buffer, or an `into` buffer that overlaps no input), else they are copied.
-  auto overlaps = [](const rt::Buffer &a, const rt::Buffer &b) {
-    const char *pa = static_cast<const char *>(a.data()), *pb = static_cast<const char *>(b.data());
-    return a.size() && b.size() && pa < pb + b.size() && pb < pa + a.size();
+  // Overlaps among captured memory were checked by planRun(); arguments' memory is checked here.
+  std::vector<ByteSpan> spans(bufs.size());
+  for (size_t j = 0; j < bufs.size(); ++j) spans[j] = spanOf(*bufs[j]);
+  auto clashesArgs = [&](ByteSpan b, size_t except) {
+    for (size_t j : argInputs_)
+      if (j != except && overlap(b, spans[j])) return true;
+    return false;
+  };
+  auto clashesAny = [&](ByteSpan b, size_t except) {
+    for (size_t j = 0; j < spans.size(); ++j)
+      if (j != except && overlap(b, spans[j])) return true;
+    return false;
   };
   std::vector<Tensor> dest(donatedInput_.size());
   for (const Writeback &w : writebacks_) {
     const TraceSource &s = sources_[size_t(w.source)];
-    dest[size_t(w.output)] = s.kind == TraceSource::Kind::Arg ? args[size_t(s.arg)] : viewOf(s);
+    dest[size_t(w.output)] = s.kind == TraceSource::Kind::Arg ? *args[size_t(s.arg)] : sourceViews_[size_t(w.source)];
   }
   auto gradTarget = [&](const GradRecord &r) -> Tensor {
-    const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)].implPtr() : r.leaf;
+    const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)]->implPtr() : r.leaf;
     const std::shared_ptr<TensorImpl> &g = leaf->grad;
     // The existing .grad when it can take the new gradient (its identity stays).
     if (g && !g->traced && g->dtype == leaf->dtype && g->shape == leaf->shape && Tensor(g).isContiguous()) return Tensor(g);
@@ -432,23 +508,41 @@ std::vector<Tensor> Trace::run(const std::vector<Tensor> &args) {
   for (const GradRecord &r : grads_)
     if (r.action == GradRecord::Action::SetOutput) dest[size_t(r.output)] = gradTarget(r);
   std::vector<std::shared_ptr<rt::Buffer>> into(donatedInput_.size());
+  std::vector<ByteSpan> intoSpans;
+  auto clashesInto = [&](ByteSpan b) {
+    for (ByteSpan x : intoSpans)
+      if (overlap(b, x)) return true;
+    return false;
+  };
   for (size_t k = 0; k < dest.size(); ++k) {
     if (!dest[k].defined()) continue;
+    const OutPlan &plan = outPlans_[k];
     if (int in = donatedInput_[k]; in >= 0) {
       // The program overwrites this input: give it private memory if another input shares it.
-      for (size_t j = 0; j < bufs.size(); ++j)
-        if (int(j) != in && overlaps(*bufs[size_t(in)], *bufs[j])) {
-          auto copy = rt::Buffer::allocate(bufs[size_t(in)]->size());
-          std::memcpy(copy->data(), bufs[size_t(in)]->data(), copy->size());
-          bufs[size_t(in)] = std::move(copy);
-          break;
-        }
+      const RunInput &ri = runInputs_[size_t(in)];
+      size_t i = size_t(in);
+      bool clash = ri.fixed ? plan.fixedClash || clashesArgs(spans[i], i)
+                 : ri.arg >= 0 ? clashesAny(spans[i], i)
+                               : false; // a strided view's copy, made for this run: nothing shares it
+      if (clash) {
+        auto copy = rt::Buffer::allocate(bufs[i]->size());
+        std::memcpy(copy->data(), bufs[i]->data(), copy->size());
+        bufs[i] = std::move(copy);
+        spans[i] = spanOf(*bufs[i]);
+      }
+    } else if (plan.fixedDest) { // captured memory: its overlaps with captured inputs are known
+      ByteSpan b = spanOf(*plan.fixedDest);
+      if (!plan.fixedClash && !clashesArgs(b, spans.size()) && !clashesInto(b)) {
+        into[k] = plan.fixedDest;
+        intoSpans.push_back(b);
+      }
     } else if (dest[k].isContiguous()) {
       std::shared_ptr<rt::Buffer> b = denseBuffer(dest[k]); // its memory, not a copy
-      bool clash = false;
-      for (const auto &x : bufs) clash = clash || overlaps(*b, *x);
-      for (const auto &x : into) clash = clash || (x && overlaps(*b, *x));
-      if (!clash) into[k] = std::move(b);
+      ByteSpan bs = spanOf(*b);
+      if (!clashesAny(bs, spans.size()) && !clashesInto(bs)) {
+        into[k] = std::move(b);
+        intoSpans.push_back(bs);
+      }
     }
   }
   std::vector<std::shared_ptr<rt::Buffer>> outs = program_.run(bufs, into);
@@ -461,7 +555,7 @@ std::vector<Tensor> Trace::run(const std::vector<Tensor> &args) {
     results.push_back(Tensor::fromBuffer(userOutputs_[i]->type.dtype, userOutputs_[i]->type.shape, outs[i]));
   for (const Writeback &w : writebacks_) land(size_t(w.output));
   for (const GradRecord &r : grads_) {
-    const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)].implPtr() : r.leaf;
+    const std::shared_ptr<TensorImpl> &leaf = r.arg >= 0 ? args[size_t(r.arg)]->implPtr() : r.leaf;
     std::shared_ptr<TensorImpl> &g = leaf->grad;
     switch (r.action) {
     case GradRecord::Action::None: break;

@@ -19,6 +19,7 @@
 #include "runtime/Program.h"
 
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -109,6 +110,8 @@ public:
   /// Runs the compiled program on `args` (same types as at trace time), writes back in-place
   /// updates and `.grad`s, and returns the function's outputs.
   std::vector<Tensor> run(const std::vector<Tensor> &args);
+  /// The same, on tensors the caller keeps alive for the call (no copies of the arguments).
+  std::vector<Tensor> run(std::span<const Tensor *const> args);
   /// Empty when the guards hold, else why not (a captured tensor changed, ...).
   std::string checkGuards() const;
   /// Whether tensors created during the trace escaped (the program then serves one call).
@@ -168,6 +171,29 @@ private:
   std::unordered_map<std::string, std::string> stages_;
   std::unique_ptr<ir::Graph> fused_;
   rt::Program program_;
+  /// What run() binds to each graph input, fixed at compile(): an argument, or a captured
+  /// tensor's memory (`fixed`, when its view is dense: the same buffer every run), or a view
+  /// copied at each run.
+  struct RunInput {
+    int arg = -1;
+    int source = -1;
+    std::shared_ptr<rt::Buffer> fixed;
+  };
+  std::vector<RunInput> runInputs_;
+  std::vector<Tensor> sourceViews_; ///< per source: its view of captured memory (undefined for arguments)
+  std::vector<size_t> argInputs_;   ///< the runInputs_ bound to arguments
+  /// Per graph output that writes back into captured memory: that memory as one buffer (when
+  /// dense and not donated) and whether it, or the donated input's buffer, overlaps another
+  /// captured input (then the program cannot write it in place).
+  struct OutPlan {
+    std::shared_ptr<rt::Buffer> fixedDest;
+    bool fixedClash = false;
+  };
+  std::vector<OutPlan> outPlans_;
+  /// Per GradRecord: whether the trace read the .grad it started with through a captured source
+  /// (then a .grad replaced since is a failed guard).
+  std::vector<bool> gradRead_;
+  void planRun();
   bool ranOnce_ = false;
   TraceStats stats_;
 };

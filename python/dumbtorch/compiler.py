@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from itertools import chain
 
 from . import _C
 from .tensor import Tensor
@@ -42,9 +43,44 @@ def guard(getter, description: str) -> None:
     what it returns now (Python values read during tracing are baked in as constants). A change
     retraces, and ``DT_LOG=recompiles`` prints ``description``. Outside a trace it does nothing.
     The optimizers guard their hyperparameters (``lr``, ``momentum``, ...) this way."""
+    _record(getter, description, None)
+
+
+# Guards of fixed forms, checked in C++ at each call of the compiled function (no Python call):
+# each is also an ordinary getter (the reference, used when a check fails, to say why).
+
+class _Identities(tuple):
+    """Object identities compared exactly, printed short (in DT_LOG=recompiles)."""
+
+    def __repr__(self) -> str:
+        return f"<the identities of {len(self)} entries>"
+
+
+def guard_values(mapping: dict, keys, description: str) -> None:
+    """:func:`guard` of ``(len(mapping), *(mapping.get(k) for k in keys))``: valid while the dict
+    has as many entries and these values (compared with ``==``)."""
+    keys = tuple(keys)
+    _record(lambda: (len(mapping), *map(mapping.get, keys)), description, ("values", mapping, keys))
+
+
+def guard_identities(mapping: dict, key, description: str) -> None:
+    """:func:`guard` that ``mapping[key]`` (a list or tuple) holds the same objects, in order."""
+    _record(lambda: _Identities(map(id, mapping[key])), description, ("identities", mapping, key))
+
+
+def guard_nested_identities(owner, attr: str, keys, description: str) -> None:
+    """:func:`guard` that ``getattr(owner, attr).get(k)``, for each of ``keys``, is a dict whose
+    values are the same objects, in order (an optimizer's ``state`` tensors: ``owner.state`` is
+    read at each call, since ``load_state_dict`` replaces it)."""
+    keys = tuple(keys)
+    _record(lambda: _Identities(map(id, chain.from_iterable(map(dict.values, map(getattr(owner, attr).get, keys))))),
+            description, ("nested_identities", owner, keys, attr))
+
+
+def _record(getter, description: str, spec) -> None:
     guards = getattr(_state, "guards", None)
     if guards is not None:
-        guards.append((getter, getter(), description))
+        guards.append((getter, getter(), description, spec))
 
 
 def _log(kind: str) -> bool:
@@ -130,6 +166,8 @@ def _located(err: BaseException, fn_name: str) -> TraceError:
 
 # --- the compiled function ----------------------------------------------------------------------
 
+_MISS = object()  # what a _C._fast_call function returns when the call is not the one it runs
+
 class _Entry:
     __slots__ = ("trace", "out_tree", "guards", "one_shot", "tensor_descs")
 
@@ -138,7 +176,7 @@ class _Entry:
         self.tensor_descs = tensor_descs
 
     def why_invalid(self) -> str:
-        for getter, value, description in self.guards:
+        for getter, value, description, _ in self.guards:
             try:
                 now = getter()
             except Exception as e:  # noqa: BLE001 - a guard that cannot be read is a failed guard
@@ -163,7 +201,10 @@ class CompiledFunction:
         self._stats = {"calls": 0, "traces": 0, "compiles": 0, "cache_hits": 0, "compile_seconds": 0.0}
         self._last_key = None
         self._last = None
-        self._fast = None  # (signature, entry) of the last positional-tensor call
+        # The repeat call of the last positional-tensor signature, in one C call (_C._fast_call:
+        # signature check, the entry's guards, the run, the results), and the entry it runs.
+        self._fast = None
+        self._fast_entry = None
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -176,29 +217,44 @@ class CompiledFunction:
     # -- calling ------------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            # The hot path: the same signature as the last call, whose entry still holds (checked
+            # in C++; a miss has no effect and takes the full path below).
+            out = fast(args)
+            if out is not _MISS:
+                return out
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         if _C._is_tracing():  # called from a function being traced: becomes part of that trace
             return self._fn(*args, **kwargs)
         self._stats["calls"] += 1
-        if not kwargs and all(type(a) is Tensor for a in args):  # the common case, without a pytree walk
-            # The hot path: the same signature as the last call, whose entry still holds.
-            fast = self._fast
-            if fast is not None and fast[0] == _C._signature(args) and not fast[1].why_invalid():
-                self._stats["cache_hits"] += 1
-                entry = fast[1]
-                outs = entry.trace.run(args)
-                if entry.one_shot:
-                    self._drop(entry)
-                return _unflatten(entry.out_tree, outs)
+        if not kwargs and all(type(a) is Tensor for a in args):  # positional tensors only: no pytree walk
             tensors, tree = args, ("F", len(args))
         else:
             tensors = []
             tree = _flatten((args, kwargs), tensors)
         entry = self._entry(tree, tensors, args, kwargs)
-        self._fast = (_C._signature(tensors), entry) if tree[0] == "F" and not entry.one_shot else None
+        self._set_fast(entry if tree[0] == "F" and not entry.one_shot else None, args)
         outs = entry.trace.run(tensors)
         if entry.one_shot:
             self._drop(entry)
         return _unflatten(entry.out_tree, outs)
+
+    def _set_fast(self, entry, args) -> None:
+        """Makes `entry` (for the signature of `args`) the hot path's, or none."""
+        if self._fast is not None:  # its calls count as calls and cache hits
+            hits = _C._fast_call_hits(self._fast)
+            self._stats["calls"] += hits
+            self._stats["cache_hits"] += hits
+        self._fast = self._fast_entry = None
+        if entry is not None:
+            tree = entry.out_tree
+            single = tree[0] == "T" and tree[1] == 0
+            unflatten = None if single else functools.partial(_unflatten, tree)
+            self._fast = _C._fast_call(entry.trace, args, entry.guards, unflatten, _MISS)
+            self._fast_entry = entry
 
     def _key(self, tree, tensors):
         descs = _C._signature(tensors)
@@ -239,8 +295,8 @@ class CompiledFunction:
         return f"new signature ({len(descs)} tensor arguments, cached: {len(old)}; or other arguments changed)"
 
     def _drop(self, entry) -> None:
-        if self._fast is not None and self._fast[1] is entry:
-            self._fast = None
+        if self._fast_entry is entry:
+            self._set_fast(None, ())
         for key, entries in list(self._cache.items()):
             if entry in entries:
                 entries.remove(entry)
@@ -313,13 +369,17 @@ class CompiledFunction:
         of tracing, passes and LLVM), and ``last``: the newest compile's graph sizes and per-stage
         seconds (``trace_seconds``, ``pass_seconds``, ``codegen_seconds``, ``kernels``, ...)."""
         s = dict(self._stats)
+        if self._fast is not None:
+            hits = _C._fast_call_hits(self._fast)
+            s["calls"] += hits
+            s["cache_hits"] += hits
         s["last"] = dict(self._last.stats) if self._last is not None else None
         return s
 
     def reset(self) -> None:
         """Forgets every compiled program (the next call traces again)."""
         self._cache.clear()
-        self._fast = None
+        self._set_fast(None, ())
         self._retrace_reason.clear()
 
 
@@ -333,4 +393,5 @@ def compile(fn=None, *, passes: str = DEFAULT_PASSES, name: str | None = None): 
     return CompiledFunction(fn, passes=passes, name=name)
 
 
-__all__ = ["compile", "CompiledFunction", "TraceError", "is_tracing", "guard", "DEFAULT_PASSES"]
+__all__ = ["compile", "CompiledFunction", "TraceError", "is_tracing", "guard", "guard_values", "guard_identities",
+           "guard_nested_identities", "DEFAULT_PASSES"]

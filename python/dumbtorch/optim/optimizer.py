@@ -47,13 +47,6 @@ def _no_grad_step(step: Callable) -> Callable:
     return wrapper
 
 
-class _Identities(tuple):
-    """Object identities compared exactly, printed short (in DT_LOG=recompiles)."""
-
-    def __repr__(self) -> str:
-        return f"<the identities of {len(self)} entries>"
-
-
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts with 'params' and the hyper-parameters) and
     ``state`` (param -> dict of tensors). Subclasses implement step()."""
@@ -115,19 +108,18 @@ class Optimizer:
     def _guard_hyperparameters(self) -> None:
         """Inside dt.compile's trace: the hyperparameters read now are baked into the compiled
         step, so a change of any (an lr scheduler, a manual edit) must retrace."""
-        from ..compiler import guard
+        from ..compiler import guard_identities, guard_nested_identities, guard_values
 
+        # (Guards of these fixed forms are checked in C++ at every call of the compiled step.)
         for i, group in enumerate(self.param_groups):
-            # (Checked at every call of the compiled step: kept to a few C-level operations.)
             keys = tuple(k for k in group if k != "params")
-            guard(lambda g=group, ks=keys: (len(g), *map(g.get, ks)),
-                  f"{type(self).__name__}.param_groups[{i}] hyperparameters (len, {', '.join(keys)})")
-            guard(lambda g=group: _Identities(map(id, g["params"])), f"{type(self).__name__}.param_groups[{i}] params")
+            guard_values(group, keys,
+                         f"{type(self).__name__}.param_groups[{i}] hyperparameters (len, {', '.join(keys)})")
+            guard_identities(group, "params", f"{type(self).__name__}.param_groups[{i}] params")
         # The state tensors are captured by identity: a new one (load_state_dict, a reset by hand)
         # must retrace, or the compiled step would keep updating the old ones.
         stated = tuple(p for g in self.param_groups for p in g["params"] if self.state.get(p))
-        guard(lambda: _Identities(map(id, chain.from_iterable(map(dict.values, map(self.state.get, stated))))),
-              f"{type(self).__name__}.state tensors")
+        guard_nested_identities(self, "state", stated, f"{type(self).__name__}.state tensors")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients: to None (default), or to zeros in place."""
