@@ -321,100 +321,87 @@ struct GemmEmitter {
 
 namespace {
 
-/// The fields of a GEMM that the outlined row-block function reads from its context struct:
-/// A, B, C, then A's, B's strides, ldc, M, N, K.
-constexpr unsigned kCtxPtrs = 3, kCtxInts = 8;
-
-std::vector<llvm::Value *> ctxInts(const GemmSpec &s) {
-  return {s.a.rowStride, s.a.colStride, s.b.rowStride, s.b.colStride, s.ldc, s.m, s.n, s.k};
+void checkSpec(const GemmSpec &s) {
+  DT_ASSERT(s.m && s.n && s.k && s.a.ptr && s.a.rowStride && s.a.colStride && s.b.ptr && s.b.rowStride &&
+                s.b.colStride && s.c && s.ldc,
+            "emitGemm: incomplete GemmSpec");
 }
 
-/// Emits `void <kernel>.gemm(ctx, begin, end)`: the GEMM of row tiles [begin, end) (MR rows
-/// each), i.e. rows [begin*MR, min(end*MR, M)), with the same loops as the inline GEMM, so each
-/// output element gets the same operations in the same order. Constant fields stay constants.
-llvm::Function *emitRowBlockFunction(KernelBuilder &kb, const GemmSpec &s, llvm::StructType *ctxTy) {
-  llvm::LLVMContext &ctx = kb.ctx();
-  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx), *i64 = llvm::Type::getInt64Ty(ctx);
-  auto *fn = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false),
-                                    llvm::GlobalValue::InternalLinkage, kb.fn->getName() + ".gemm", kb.mod);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
-  llvm::Value *c = fn->getArg(0), *begin = fn->getArg(1), *end = fn->getArg(2);
-  auto field = [&](unsigned i, llvm::Type *ty) {
-    return b.CreateAlignedLoad(ty, b.CreateStructGEP(ctxTy, c, i), llvm::Align(8));
-  };
-  std::vector<llvm::Value *> ints = ctxInts(s);
-  for (unsigned i = 0; i < kCtxInts; ++i)
-    if (!llvm::isa<llvm::Constant>(ints[i])) ints[i] = field(kCtxPtrs + i, i64);
-  GemmSpec sub = s;
-  sub.epilogue = nullptr;
-  sub.a = {field(0, ptr), ints[0], ints[1]};
-  sub.b = {field(1, ptr), ints[2], ints[3]};
-  sub.ldc = ints[4];
-  unsigned mr = gemmShape(s.dtype).mr;
-  llvm::Value *row0 = b.CreateMul(begin, b.getInt64(mr));
-  llvm::Value *rowEnd = b.CreateMul(end, b.getInt64(mr));
-  rowEnd = b.CreateSelect(b.CreateICmpSLT(rowEnd, ints[5]), rowEnd, ints[5]);
-  sub.m = b.CreateSub(rowEnd, row0);
-  sub.n = ints[6];
-  sub.k = ints[7];
-  sub.a.ptr = b.CreateInBoundsGEP(kb.elemType(s.dtype), sub.a.ptr, b.CreateMul(row0, sub.a.rowStride));
-  sub.c = b.CreateInBoundsGEP(kb.elemType(s.dtype), field(2, ptr), b.CreateMul(row0, sub.ldc));
-  KernelBuilder inner{kb.mod, b, fn, nullptr, {}, nullptr};
-  GemmEmitter(inner, sub).emit();
-  b.CreateRetVoid();
-  return fn;
+/// How a GEMM is split across threads (codegen/Gemm.h, emitGemm): its row tiles and column
+/// panels, whether it goes over the panels, and the number of units (panels or tiles). Built with
+/// the IRBuilder's constant folding, so static sizes give constants.
+struct GemmSplit {
+  llvm::Value *tiles, *panels, *byCols, *units;
+};
+
+GemmSplit gemmSplit(llvm::IRBuilder<> &b, const GemmSpec &s) {
+  GemmShape g = gemmShape(s.dtype);
+  auto ceilDiv = [&](llvm::Value *x, int64_t d) { return b.CreateUDiv(b.CreateAdd(x, b.getInt64(d - 1)), b.getInt64(d)); };
+  GemmSplit sp;
+  sp.tiles = ceilDiv(s.m, g.mr);
+  sp.panels = ceilDiv(s.n, g.nr());
+  llvm::Value *even = b.CreateAnd(b.CreateICmpSGE(sp.panels, b.getInt64(2)),
+                                  b.CreateICmpEQ(b.CreateAnd(sp.panels, b.getInt64(1)), b.getInt64(0)));
+  sp.byCols = b.CreateOr(b.CreateOr(b.CreateICmpSGE(sp.panels, sp.tiles), b.CreateICmpSGE(sp.panels, b.getInt64(8))), even);
+  sp.units = b.CreateSelect(sp.byCols, sp.panels, sp.tiles);
+  return sp;
 }
 
-/// Fills a context struct (in kb.fn's entry block) and calls dt_parallel_for over the row tiles.
-void emitParallelGemm(KernelBuilder &kb, const GemmSpec &s) {
-  llvm::IRBuilder<> &b = kb.b;
-  llvm::Type *ptr = b.getPtrTy();
-  std::vector<llvm::Type *> fields(kCtxPtrs, ptr);
-  fields.insert(fields.end(), kCtxInts, b.getInt64Ty());
-  auto *ctxTy = llvm::StructType::get(kb.ctx(), fields);
-  llvm::Function *fn = emitRowBlockFunction(kb, s, ctxTy);
-  kb.fn->addFnAttr("prefer-vector-width", "512");
-  kb.fn->addFnAttr("min-legal-vector-width", "512");
-  llvm::IRBuilder<> entry(&kb.fn->getEntryBlock(), kb.fn->getEntryBlock().begin());
-  llvm::AllocaInst *c = entry.CreateAlloca(ctxTy, nullptr, "gemm.ctx");
-  c->setAlignment(llvm::Align(8));
-  std::vector<llvm::Value *> vals{s.a.ptr, s.b.ptr, s.c};
-  std::vector<llvm::Value *> ints = ctxInts(s);
-  vals.insert(vals.end(), ints.begin(), ints.end());
-  for (unsigned i = 0; i < vals.size(); ++i) b.CreateAlignedStore(vals[i], b.CreateStructGEP(ctxTy, c, i), llvm::Align(8));
-  llvm::FunctionCallee pf = kb.mod.getOrInsertFunction(
-      "dt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getInt64Ty()}, false));
-  unsigned mr = gemmShape(s.dtype).mr;
-  llvm::Value *tiles = b.CreateUDiv(b.CreateAdd(s.m, b.getInt64(mr - 1)), b.getInt64(mr));
-  llvm::CallInst *call = b.CreateCall(pf, {fn, c, tiles, b.getInt64(1)});
-  call->setDoesNotThrow();
+void preferWideVectors(llvm::Function *fn) {
+  fn->addFnAttr("prefer-vector-width", "512");
+  fn->addFnAttr("min-legal-vector-width", "512");
+}
+
+/// Calls dt_parallel_for over the split's units; each chunk [begin, end) rebuilds the spec in the
+/// outlined function and runs the GEMM of its rows (or columns) with the same loops as the inline
+/// GEMM, the epilogue seeing the whole matrix's row and column numbers.
+void emitParallelGemm(KernelBuilder &kb, const GemmSpecFn &specOf, llvm::Value *units) {
+  preferWideVectors(kb.fn); // copied to the chunk's function by emitParallelFor
+  emitParallelFor(kb, units, kb.i64(1), [&](KernelBuilder &c, llvm::Value *begin, llvm::Value *end) {
+    GemmSpec s = specOf(c);
+    checkSpec(s);
+    GemmShape g = gemmShape(s.dtype);
+    llvm::IRBuilder<> &b = c.b;
+    GemmSplit sp = gemmSplit(b, s);
+    auto minI = [&](llvm::Value *x, llvm::Value *y) { return b.CreateSelect(b.CreateICmpSLT(x, y), x, y); };
+    llvm::Value *zero = b.getInt64(0);
+    llvm::Value *r0 = b.CreateSelect(sp.byCols, zero, b.CreateMul(begin, b.getInt64(g.mr)));
+    llvm::Value *r1 = b.CreateSelect(sp.byCols, s.m, minI(b.CreateMul(end, b.getInt64(g.mr)), s.m));
+    llvm::Value *c0 = b.CreateSelect(sp.byCols, b.CreateMul(begin, b.getInt64(g.nr())), zero);
+    llvm::Value *c1 = b.CreateSelect(sp.byCols, minI(b.CreateMul(end, b.getInt64(g.nr())), s.n), s.n);
+    llvm::Type *ty = c.elemType(s.dtype);
+    GemmSpec sub = s;
+    sub.m = b.CreateSub(r1, r0);
+    sub.n = b.CreateSub(c1, c0);
+    sub.a.ptr = b.CreateInBoundsGEP(ty, s.a.ptr, b.CreateMul(r0, s.a.rowStride));
+    sub.b.ptr = b.CreateInBoundsGEP(ty, s.b.ptr, b.CreateMul(c0, s.b.colStride));
+    sub.c = b.CreateInBoundsGEP(ty, s.c, b.CreateAdd(b.CreateMul(r0, s.ldc), c0));
+    if (s.epilogue)
+      sub.epilogue = [&s, r0, c0](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col,
+                                  unsigned lanes) {
+        return s.epilogue(hb, acc, hb.CreateAdd(row, r0), hb.CreateAdd(col, c0), lanes);
+      };
+    GemmEmitter(c, sub).emit();
+  });
 }
 
 } // namespace
 
-void emitGemm(KernelBuilder &kb, const GemmSpec &s) {
-  DT_ASSERT(s.m && s.n && s.k && s.a.ptr && s.a.rowStride && s.a.colStride && s.b.ptr && s.b.rowStride &&
-                s.b.colStride && s.c && s.ldc,
-            "emitGemm: incomplete GemmSpec");
-  // Kernels with an epilogue (fused matmuls) stay single-threaded: the epilogue's captured
-  // Values belong to the calling kernel and are not passed to the outlined function.
-  if (s.epilogue) return GemmEmitter(kb, s).emit();
-  auto *m = llvm::dyn_cast<llvm::ConstantInt>(s.m), *n = llvm::dyn_cast<llvm::ConstantInt>(s.n),
-       *k = llvm::dyn_cast<llvm::ConstantInt>(s.k);
-  unsigned mr = gemmShape(s.dtype).mr;
-  if (m && n && k) { // static sizes: decide now
-    double work = double(m->getSExtValue()) * double(n->getSExtValue()) * double(k->getSExtValue());
-    if (work >= double(kGemmParallelWork) && m->getSExtValue() > int64_t(mr)) return emitParallelGemm(kb, s);
-    return GemmEmitter(kb, s).emit();
-  }
+void emitGemm(KernelBuilder &kb, const GemmSpecFn &specOf) {
+  GemmSpec s = specOf(kb);
+  checkSpec(s);
   llvm::IRBuilder<> &b = kb.b;
+  GemmSplit sp = gemmSplit(b, s);
   // m * n * k in double: no overflow for huge sizes.
   auto *f = b.getDoubleTy();
   llvm::Value *work = b.CreateFMul(b.CreateFMul(b.CreateSIToFP(s.m, f), b.CreateSIToFP(s.n, f)), b.CreateSIToFP(s.k, f));
-  llvm::Value *big = b.CreateAnd(b.CreateFCmpOGE(work, llvm::ConstantFP::get(f, double(kGemmParallelWork))),
-                                 b.CreateICmpSGT(s.m, b.getInt64(mr)));
-  GemmEmitter(kb, s).emitIf(big, [&] { emitParallelGemm(kb, s); }, [&] { GemmEmitter(kb, s).emit(); });
+  llvm::Value *split = b.CreateAnd(b.CreateFCmpOGE(work, llvm::ConstantFP::get(f, double(kGemmParallelWork))),
+                                   b.CreateICmpSGE(sp.units, b.getInt64(2)));
+  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(split)) { // static sizes: decided now
+    if (c->isOne()) return emitParallelGemm(kb, specOf, sp.units);
+    return GemmEmitter(kb, s).emit();
+  }
+  GemmEmitter(kb, s).emitIf(split, [&] { emitParallelGemm(kb, specOf, sp.units); }, [&] { GemmEmitter(kb, s).emit(); });
 }
 
 size_t matmulGenericBatchRank(size_t resultRank) { return std::max<size_t>(resultRank, 3) - 2; }

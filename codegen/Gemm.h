@@ -32,12 +32,10 @@ namespace dt::codegen {
 ///  - returns the value to store, of acc's type.
 /// Every output element passes through exactly one call at run time. At IR-build time the hook
 /// is called several times (full tiles and edge tiles, in different basic blocks): it must build
-/// its result only from its arguments and from Values that dominate the whole GEMM (created
-/// before emitGemm, e.g. a bias pointer or a batch offset), never reuse a Value it created in an
+/// its result only from its arguments and from Values that dominate the whole GEMM in the
+/// function the GemmSpec was built for (see GemmSpecFn), never reuse a Value it created in an
 /// earlier call. It may emit control flow as long as it leaves the builder in the block where
-/// the store should go.
-/// A batched caller calls emitGemm once per batch body and captures the batch offsets.
-/// With K == 0 the hook receives zeros.
+/// the store should go. With K == 0 the hook receives zeros.
 using GemmEpilogue = std::function<llvm::Value *(llvm::IRBuilder<> &, llvm::Value *acc, llvm::Value *row,
                                                  llvm::Value *col, unsigned lanes)>;
 
@@ -60,17 +58,30 @@ struct GemmSpec {
   GemmEpilogue epilogue; ///< optional (empty: store the dot products as they are)
 };
 
-/// Emits the GEMM at the builder's position and leaves the builder after it. Also marks kb.fn
-/// for 512-bit vectors. Without an epilogue, a GEMM of at least kGemmParallelWork multiply-adds
-/// (M*N*K, decided at compile time for static sizes, else at run time) and more than MR rows is
-/// outlined into a function over row tiles and split across threads with dt_parallel_for
-/// (runtime/ThreadPool.h); every output element is computed by one thread with the same
-/// operations in the same order, so results are bit-identical for any thread count. GEMMs with
-/// an epilogue always run on the calling thread.
-void emitGemm(KernelBuilder &kb, const GemmSpec &s);
+/// Builds the GemmSpec of one matrix product for the function of the KernelBuilder it is given,
+/// using only that KernelBuilder's pointers (out, ins, sizes: any pointers the caller chose, e.g.
+/// the current batch element's matrices and epilogue operands), constants, and what it emits
+/// there (loads from sizes, address arithmetic). emitGemm calls it once with its own kb and, when
+/// the GEMM is split across threads, again with the KernelBuilder of the outlined function
+/// (emitParallelFor, codegen/Lower.h), whose out/ins/sizes are the same pointers: so a spec and
+/// its epilogue never use a Value of another function. The epilogue it returns may capture that
+/// KernelBuilder by reference (it is alive while the GEMM is emitted).
+using GemmSpecFn = std::function<GemmSpec(KernelBuilder &kb)>;
 
-/// The M*N*K (multiply-adds) from which emitGemm splits a GEMM across threads.
-inline constexpr int64_t kGemmParallelWork = int64_t(1) << 23;
+/// Emits the GEMM `spec(kb)` at kb's position and leaves the builder after it; marks the functions
+/// for 512-bit vectors. A GEMM of at least kGemmParallelWork multiply-adds (M*N*K, decided at
+/// compile time for static sizes, else at run time) with at least two tiles along the split
+/// dimension is outlined and split across threads with dt_parallel_for (runtime/ThreadPool.h),
+/// epilogue or not: over NR-wide column panels (each thread packs only its own columns of B) when
+/// there are at least as many panels as MR-row tiles, or at least 8, or an even number of them;
+/// else over row tiles. Chunk boundaries fall on tile boundaries and every output element is
+/// computed by one thread with the same operations in the same order (the same K blocks and
+/// micro-kernel), so results are bit-identical for any thread count.
+void emitGemm(KernelBuilder &kb, const GemmSpecFn &spec);
+
+/// The M*N*K (multiply-adds) from which emitGemm splits a GEMM across threads (the runtime's
+/// constant, runtime/ThreadPool.h, so tests can see it without LLVM).
+inline constexpr int64_t kGemmParallelWork = rt::kGemmParallelWork;
 
 /// The batch nest of a matmul [..., M, K] @ [..., K, N] -> `result`: the result's batch dims,
 /// with the result's, the lhs's and the rhs's strides in elements (whole matrices; 0 on

@@ -183,41 +183,47 @@ void lowerEpilogueKernel(KernelBuilder &kb, const KernelDesc &k) {
 
   llvm::Type *ty = kb.elemType(c.dtype);
   emitNest(kb, nest, [&](std::span<llvm::Value *const> off) {
-    GemmSpec s;
-    s.dtype = c.dtype;
-    s.m = kb.i64(m);
-    s.n = kb.i64(n);
-    s.k = kb.i64(kk);
-    s.a = matrix(0, b.CreateInBoundsGEP(ty, kb.ins[ab[0]], off[1]), kk);
-    s.b = matrix(1, b.CreateInBoundsGEP(ty, kb.ins[ab[1]], off[2]), n);
-    s.c = b.CreateInBoundsGEP(ty, kb.out, off[0]);
-    s.ldc = kb.i64(n);
-    if (at + 1 == r.nodes.size()) { // no epilogue (only transposed operands): the plain, threaded GEMM
-      emitGemm(kb, s);
-      return;
-    }
-    // Each lane is one output element: its operands are loaded at (row, col + lane) and the
-    // region's body runs on scalars (the same code as every other kernel).
-    s.epilogue = [&, off](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col, unsigned lanes) {
-      DT_ASSERT(&hb == &b, "the GEMM epilogue runs on the kernel's builder");
-      llvm::Value *res = lanes > 1 ? llvm::PoisonValue::get(acc->getType()) : nullptr;
-      for (unsigned l = 0; l < lanes; ++l) {
-        llvm::Value *cl = lanes > 1 ? b.CreateAdd(col, kb.i64(l)) : col;
-        ValueMap val;
-        val[mm.result] = lanes > 1 ? b.CreateExtractElement(acc, uint64_t(l)) : acc;
-        for (size_t i = 0; i < r.inputs.size(); ++i) {
-          if (!read[i]) continue;
-          llvm::Value *at = b.CreateAdd(off[3 + i], b.CreateAdd(b.CreateMul(row, kb.i64(rowCol[i].first)),
-                                                                b.CreateMul(cl, kb.i64(rowCol[i].second))));
-          val[r.inputs[i]] = kb.load(k.operands[i].dtype, kb.ins[i], at);
+    // This batch element's matrices as the pointers of the GEMM's KernelBuilder (a GEMM split
+    // across threads rebuilds its spec and epilogue from them, codegen/Gemm.h GemmSpecFn): C, A,
+    // B, then every region input at its batch offset.
+    KernelBuilder mat{kb.mod, b, kb.fn, b.CreateInBoundsGEP(ty, kb.out, off[0]), {}, kb.sizes};
+    mat.ins.push_back(b.CreateInBoundsGEP(ty, kb.ins[ab[0]], off[1]));
+    mat.ins.push_back(b.CreateInBoundsGEP(ty, kb.ins[ab[1]], off[2]));
+    for (size_t i = 0; i < k.operands.size(); ++i)
+      mat.ins.push_back(read[i] ? b.CreateInBoundsGEP(kb.elemType(k.operands[i].dtype), kb.ins[i], off[3 + i]) : kb.ins[i]);
+    emitGemm(mat, [&](KernelBuilder &g) {
+      GemmSpec s;
+      s.dtype = c.dtype;
+      s.m = g.i64(m);
+      s.n = g.i64(n);
+      s.k = g.i64(kk);
+      s.a = matrix(0, g.ins[0], kk);
+      s.b = matrix(1, g.ins[1], n);
+      s.c = g.out;
+      s.ldc = g.i64(n);
+      if (at + 1 == r.nodes.size()) return s; // no epilogue (only transposed operands): the plain GEMM
+      // Each lane is one output element: its operands are loaded at (row, col + lane) and the
+      // region's body runs on scalars (the same code as every other kernel).
+      s.epilogue = [&](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col, unsigned lanes) {
+        DT_ASSERT(&hb == &g.b, "the GEMM epilogue runs on its spec's builder");
+        llvm::Value *res = lanes > 1 ? llvm::PoisonValue::get(acc->getType()) : nullptr;
+        for (unsigned l = 0; l < lanes; ++l) {
+          llvm::Value *cl = lanes > 1 ? hb.CreateAdd(col, g.i64(l)) : col;
+          ValueMap val;
+          val[mm.result] = lanes > 1 ? hb.CreateExtractElement(acc, uint64_t(l)) : acc;
+          for (size_t i = 0; i < r.inputs.size(); ++i) {
+            if (!read[i]) continue;
+            llvm::Value *el = hb.CreateAdd(hb.CreateMul(row, g.i64(rowCol[i].first)), hb.CreateMul(cl, g.i64(rowCol[i].second)));
+            val[r.inputs[i]] = g.load(k.operands[i].dtype, g.ins[2 + i], el);
+          }
+          emitRegionNodes(g, r, at + 1, r.nodes.size(), val);
+          llvm::Value *y = val.at(r.outputs[0]);
+          res = lanes > 1 ? hb.CreateInsertElement(res, y, uint64_t(l)) : y;
         }
-        emitRegionNodes(kb, r, at + 1, r.nodes.size(), val);
-        llvm::Value *y = val.at(r.outputs[0]);
-        res = lanes > 1 ? b.CreateInsertElement(res, y, uint64_t(l)) : y;
-      }
-      return res;
-    };
-    emitGemm(kb, s);
+        return res;
+      };
+      return s;
+    });
   });
 }
 

@@ -13,19 +13,23 @@ void lowerMatMul(KernelBuilder &kb, const KernelDesc &k) {
   llvm::IRBuilder<> &b = kb.b;
   size_t rank = matmulGenericBatchRank(size_t(c.rank()));
   size_t count = 7 + 4 * rank;
-  // [M, N, K, lhs / rhs matrix strides, batch bounds, result / lhs / rhs batch strides], as
-  // constants or loaded up front.
-  std::vector<llvm::Value *> v;
-  if (k.shapeGeneric) {
-    for (size_t i = 0; i < count; ++i)
-      v.push_back(b.CreateAlignedLoad(b.getInt64Ty(), b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), kb.sizes, i),
-                                      llvm::Align(8)));
-  } else {
-    std::vector<int64_t> sizes = matmulGenericSizes(a, bT, c);
-    DT_ASSERT(sizes.size() == count, "matmul sizes: ", sizes.size(), " numbers, expected ", count);
-    for (int64_t x : sizes) v.push_back(kb.i64(x));
+  std::vector<int64_t> constant;
+  if (!k.shapeGeneric) {
+    constant = matmulGenericSizes(a, bT, c);
+    DT_ASSERT(constant.size() == count, "matmul sizes: ", constant.size(), " numbers, expected ", count);
   }
-  llvm::Value *m = v[0], *n = v[1], *kk = v[2];
+  // [M, N, K, lhs / rhs matrix strides, batch bounds, result / lhs / rhs batch strides], as
+  // constants or loaded up front, in the function of `f` (the kernel, or a GEMM's parallel chunk).
+  auto numbers = [&](KernelBuilder &f, size_t n) {
+    std::vector<llvm::Value *> v;
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(k.shapeGeneric ? f.b.CreateAlignedLoad(f.b.getInt64Ty(),
+                                                         f.b.CreateConstInBoundsGEP1_64(f.b.getInt64Ty(), f.sizes, i),
+                                                         llvm::Align(8))
+                                 : f.i64(constant[i]));
+    return v;
+  };
+  std::vector<llvm::Value *> v = numbers(kb, count);
   std::span<llvm::Value *const> bounds(v.data() + 7, rank);
   std::vector<std::vector<llvm::Value *>> strides(3);
   for (size_t arr = 0; arr < 3; ++arr)
@@ -33,16 +37,22 @@ void lowerMatMul(KernelBuilder &kb, const KernelDesc &k) {
 
   llvm::Type *ty = kb.elemType(c.dtype);
   emitNest(kb, bounds, strides, [&](std::span<llvm::Value *const> off) {
-    GemmSpec s;
-    s.dtype = c.dtype;
-    s.m = m;
-    s.n = n;
-    s.k = kk;
-    s.a = {b.CreateInBoundsGEP(ty, kb.ins[0], off[1]), v[3], v[4]};
-    s.b = {b.CreateInBoundsGEP(ty, kb.ins[1], off[2]), v[5], v[6]};
-    s.c = b.CreateInBoundsGEP(ty, kb.out, off[0]);
-    s.ldc = n;
-    emitGemm(kb, s);
+    // This batch element's matrices: C, A, B (a split GEMM re-derives its spec from them).
+    KernelBuilder mat{kb.mod, b, kb.fn, b.CreateInBoundsGEP(ty, kb.out, off[0]),
+                      {b.CreateInBoundsGEP(ty, kb.ins[0], off[1]), b.CreateInBoundsGEP(ty, kb.ins[1], off[2])}, kb.sizes};
+    emitGemm(mat, [&](KernelBuilder &f) {
+      std::vector<llvm::Value *> w = &f == &mat ? v : numbers(f, 7);
+      GemmSpec s;
+      s.dtype = c.dtype;
+      s.m = w[0];
+      s.n = w[1];
+      s.k = w[2];
+      s.a = {f.ins[0], w[3], w[4]};
+      s.b = {f.ins[1], w[5], w[6]};
+      s.c = f.out;
+      s.ldc = w[1];
+      return s;
+    });
   });
 }
 

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 
-/// Runs body(ctx, begin, end) over contiguous chunks that cover [0, n) exactly once, one chunk
-/// per thread (the calling thread runs the first). Runs body(ctx, 0, n) inline when n <= grain,
+/// Runs body(ctx, begin, end) over contiguous chunks that cover [0, n) exactly once, about one
+/// chunk per thread: the calling thread and the workers claim chunks until none is left, so the
+/// caller runs a chunk a worker has not started (a worker slow to wake never holds it up for
+/// longer than that chunk). Runs body(ctx, 0, n) inline when n <= grain,
 /// when one thread is set, when called from inside a parallel body, or when another thread's
 /// parallel_for holds the pool. Returns after every chunk has finished. `body` must not throw.
 /// The chunk count is min(numThreads(), ceil(n / grain)); chunk c is [n*c/C, n*(c+1)/C).
@@ -20,6 +22,10 @@ namespace dt::rt {
 /// thread, larger ones in chunks of at least about this many elements (codegen/Lower.h,
 /// emitParallelNest): below it, waking a worker costs about what it saves.
 inline constexpr int64_t kParallelMinElements = int64_t(1) << 16;
+
+/// The generated GEMM splits across threads from this many multiply-adds (M*N*K) on (codegen/Gemm.h,
+/// emitGemm): about 40 us of work on one core, against about 7 us for a fork/join of the pool.
+inline constexpr int64_t kGemmParallelWork = int64_t(1) << 21;
 
 /// Sets the number of threads dt_parallel_for uses (the calling thread included). Throws
 /// std::invalid_argument when n < 1 (the frontend's dt::setNumThreads throws dt::ValueError).

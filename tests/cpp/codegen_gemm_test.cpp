@@ -1,12 +1,17 @@
 // The generated GEMM (codegen/Gemm.h) against the interpreter: odd and non-square sizes around
 // the register tile and the cache blocks, batched and broadcast-batched, transposed operands,
 // every dtype, zero sizes; the shape-generic (eager) matmul kernel, including strided operands
-// passed through its `sizes`, compiled once per rank.
+// passed through its `sizes`, compiled once per rank; GEMMs split across threads (over row tiles
+// or column panels, with and without a fused epilogue, static and shape-generic) bit-identical to
+// one thread.
 #include "CodegenCheck.h"
+#include "ThreadCheck.h"
 
 #include "frontend/Tensor.h"
+#include "frontend/Threads.h"
 #include "ir/Text.h"
 #include "passes/Fusion.h"
+#include "runtime/ThreadPool.h"
 
 #include <gtest/gtest.h>
 
@@ -129,39 +134,56 @@ TEST(CodegenGemm, TransposedOperandNodes) {
     }
 }
 
+namespace {
+
+/// A matmul of batch dims `batch` and sizes M, K, N.
+struct MatCase {
+  Shape batch;
+  int64_t m, k, n;
+};
+
+/// a @ b for `c`, with a (ta) and/or b (tb) given transposed and transposed back in the graph (so
+/// fusion moves the transposes into the matmul's kernel), then `epilogue` elementwise steps:
+/// 0 none, 1 relu(y + bias), 2 relu(y + bias) * z. Inputs: a, b, bias [N], and z (the result's
+/// shape) for epilogue 2.
+std::unique_ptr<ir::Graph> fusableMatMul(DType t, const MatCase &c, bool ta, bool tb, int epilogue) {
+  auto shape = [&](int64_t r, int64_t cols) {
+    Shape s = c.batch;
+    s.push_back(r);
+    s.push_back(cols);
+    return s;
+  };
+  auto owned = std::make_unique<ir::Graph>();
+  ir::Graph &g = *owned;
+  g.name = "t";
+  Type at{t, ta ? shape(c.k, c.m) : shape(c.m, c.k)}, bt{t, tb ? shape(c.n, c.k) : shape(c.k, c.n)}, yt{t, shape(c.m, c.n)};
+  ir::Value *a = g.addInput(at), *b = g.addInput(bt), *bias = g.addInput(Type{t, {c.n}});
+  if (ta) a = g.addNode("transpose", {a}, {}, Type{t, shape(c.m, c.k)})->result;
+  if (tb) b = g.addNode("transpose", {b}, {}, Type{t, shape(c.k, c.n)})->result;
+  ir::Value *y = g.addNode("matmul", {a, b}, {}, yt)->result;
+  if (epilogue >= 1) {
+    y = g.addNode("add", {y, bias}, {}, yt)->result;
+    y = g.addNode("relu", {y}, {}, yt)->result;
+  }
+  if (epilogue >= 2) y = g.addNode("mul", {y, g.addInput(yt)}, {}, yt)->result;
+  g.outputs.push_back(y);
+  return owned;
+}
+
+} // namespace
+
 TEST(CodegenGemm, FusedTransposedOperandsAreReadThroughStrides) {
   // After fusion the transposes of x @ w.T, x.T @ g and a.T @ b.T live in the matmul's kernel
   // region and the GEMM reads their operands through swapped strides: odd sizes around the tile
   // (1, 7, 17, 255, 257), every transposed side, with and without an epilogue, batched.
-  struct Case {
-    Shape batch;
-    int64_t m, k, n;
-  };
-  const Case cases[] = {{{}, 1, 7, 17}, {{}, 17, 257, 7}, {{}, 255, 17, 257}, {{}, 7, 1, 255}, {{2}, 9, 33, 18}};
+  const MatCase cases[] = {{{}, 1, 7, 17}, {{}, 17, 257, 7}, {{}, 255, 17, 257}, {{}, 7, 1, 255}, {{2}, 9, 33, 18}};
   uint64_t seed = 9800;
   for (DType t : {DType::F32, DType::F64})
-    for (const Case &c : cases)
+    for (const MatCase &c : cases)
       for (int sides = 1; sides < 4; ++sides)
         for (int epilogue = 0; epilogue < 2; ++epilogue) {
-          bool ta = sides & 1, tb = sides & 2;
-          auto shape = [&](int64_t r, int64_t cols) {
-            Shape s = c.batch;
-            s.push_back(r);
-            s.push_back(cols);
-            return s;
-          };
-          ir::Graph g;
-          g.name = "t";
-          Type at{t, ta ? shape(c.k, c.m) : shape(c.m, c.k)}, bt{t, tb ? shape(c.n, c.k) : shape(c.k, c.n)};
-          ir::Value *a = g.addInput(at), *b = g.addInput(bt), *bias = g.addInput(Type{t, {c.n}});
-          if (ta) a = g.addNode("transpose", {a}, {}, Type{t, shape(c.m, c.k)})->result;
-          if (tb) b = g.addNode("transpose", {b}, {}, Type{t, shape(c.k, c.n)})->result;
-          ir::Value *y = g.addNode("matmul", {a, b}, {}, Type{t, shape(c.m, c.n)})->result;
-          if (epilogue) {
-            y = g.addNode("add", {y, bias}, {}, Type{t, shape(c.m, c.n)})->result;
-            y = g.addNode("relu", {y}, {}, Type{t, shape(c.m, c.n)})->result;
-          }
-          g.outputs.push_back(y);
+          std::unique_ptr<ir::Graph> owned = fusableMatMul(t, c, sides & 1, sides & 2, epilogue);
+          const ir::Graph &g = *owned;
           auto f = g.clone();
           ASSERT_EQ(passes::fusion(*f), 1);
           ASSERT_EQ(f->nodes.size(), 1u) << ir::print(*f); // the transposes are inside the kernel
@@ -272,5 +294,164 @@ TEST(CodegenGemm, EagerMatMulCompilesOncePerRank) {
     ASSERT_TRUE(y.isContiguous());
     // Quarter-integers of small magnitude: every order of summation is exact.
     if (!want.bytes.empty()) EXPECT_EQ(std::memcmp(y.data(), want.bytes.data(), want.bytes.size()), 0) << "case " << c;
+  }
+}
+
+namespace {
+
+struct Mkn {
+  int64_t m, k, n;
+};
+
+/// Sizes of at least kGemmParallelWork multiply-adds around the tiles (f32 8 x 32, f64 8 x 16,
+/// i64 4 x 16): M or N of 1 (only the other dim can split), split over column panels (many
+/// panels; two panels, the second one column wide) and over row tiles (an odd count of panels).
+const Mkn kThreadedSizes[] = {{1, 600, 4099}, {4099, 600, 1}, {7, 1001, 300}, {17, 257, 513},
+                              {255, 33, 257}, {257, 255, 33}, {257, 255, 65}, {2049, 1, 1025}};
+
+/// Quarter-integers in [-1, 1] (f32 or f64; integers in [-4, 4] for i64): every order of
+/// summation is exact for the sizes here, so a kernel must equal the interpreter bit for bit.
+HostArray quarterIntegers(const Type &t, std::mt19937_64 &rng) {
+  HostArray h(t);
+  for (int64_t i = 0; i < h.type.numel(); ++i) {
+    int64_t q = int64_t(rng() % 9) - 4;
+    if (t.dtype == DType::F32) h.data<float>()[i] = float(q) / 4;
+    else if (t.dtype == DType::F64) h.data<double>()[i] = double(q) / 4;
+    else h.data<int64_t>()[i] = q;
+  }
+  return h;
+}
+
+} // namespace
+
+TEST(CodegenGemmThreads, SplitGemmIsBitIdenticalToOneThread) {
+  ThreadCountGuard guard;
+  uint64_t seed = 9900;
+  for (DType t : kDTypes)
+    for (const Mkn &s : kThreadedSizes) {
+      ASSERT_GE(s.m * s.k * s.n, rt::kGemmParallelWork);
+      std::vector<Type> ts{{t, {s.m, s.k}}, {t, {s.k, s.n}}};
+      SCOPED_TRACE(describe("matmul", ts, {}, seed));
+      auto g = oneNode("matmul", ts);
+      std::mt19937_64 rng(seed++);
+      std::vector<HostArray> args{quarterIntegers(ts[0], rng), quarterIntegers(ts[1], rng)};
+      EXPECT_TRUE(sameAtThreadCounts(*g, args, true).at(0).bytes == runInterpreter(*g, args).at(0).bytes);
+    }
+}
+
+TEST(CodegenGemmThreads, SmallGemmStaysOnTheCallingThread) {
+  ThreadCountGuard guard;
+  // Below the threshold by one multiply-add's worth of rows, and batched small matrices (each
+  // matrix decides on its own).
+  const std::pair<Shape, Shape> shapes[] = {{{63, 256}, {256, 128}}, {{4, 32, 128}, {128, 128}}, {{1, 1}, {1, 1}}};
+  ASSERT_LT(63 * 256 * 128, rt::kGemmParallelWork);
+  uint64_t seed = 9950;
+  for (const auto &[a, b] : shapes) {
+    std::vector<Type> ts{{DType::F32, a}, {DType::F32, b}};
+    SCOPED_TRACE(describe("matmul", ts, {}, seed));
+    auto g = oneNode("matmul", ts);
+    std::mt19937_64 rng(seed++);
+    std::vector<HostArray> args{randomArray(ts[0], rng, Domain::Moderate), randomArray(ts[1], rng, Domain::Moderate)};
+    expectMatMulClose(*g, args, sameAtThreadCounts(*g, args, false)[0], a.back());
+  }
+}
+
+TEST(CodegenGemmThreads, MlpShapesSplit) {
+  // The MLP 784-128 layer at batch 64: forward, and the two backward products (dX = dY . W^T and
+  // dW = X^T . dY, with their transposes fused into the kernel), bias + relu fused into the
+  // forward; exact values, so all three equal the interpreter bit for bit.
+  ThreadCountGuard guard;
+  const int64_t b = 64, in = 784, out = 128;
+  ir::Graph g;
+  g.name = "mlp";
+  Type ft{DType::F32, {b, in}}, wt{DType::F32, {in, out}}, bt{DType::F32, {out}}, dyt{DType::F32, {b, out}};
+  ir::Value *x = g.addInput(ft), *w = g.addInput(wt), *bias = g.addInput(bt), *dy = g.addInput(dyt);
+  ir::Value *h = g.addNode("matmul", {x, w}, {}, Type{DType::F32, {b, out}})->result;
+  h = g.addNode("add", {h, bias}, {}, Type{DType::F32, {b, out}})->result;
+  g.outputs.push_back(g.addNode("relu", {h}, {}, Type{DType::F32, {b, out}})->result);
+  ir::Value *wT = g.addNode("transpose", {w}, {}, Type{DType::F32, {out, in}})->result;
+  g.outputs.push_back(g.addNode("matmul", {dy, wT}, {}, Type{DType::F32, {b, in}})->result);
+  ir::Value *xT = g.addNode("transpose", {x}, {}, Type{DType::F32, {in, b}})->result;
+  g.outputs.push_back(g.addNode("matmul", {xT, dy}, {}, Type{DType::F32, {in, out}})->result);
+  auto f = g.clone();
+  ASSERT_EQ(passes::fusion(*f), 3);
+  ASSERT_EQ(f->nodes.size(), 3u) << ir::print(*f);
+  std::mt19937_64 rng(9960);
+  std::vector<HostArray> args;
+  for (const ir::Value *v : g.inputs) args.push_back(quarterIntegers(v->type, rng));
+  std::vector<HostArray> got = sameAtThreadCounts(*f, args, true);
+  std::vector<HostArray> ref = runInterpreter(g, args);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(got.at(i).bytes == ref.at(i).bytes) << "output " << i;
+}
+
+TEST(CodegenGemmThreads, FusedEpilogueAndTransposedOperandsSplit) {
+  // Threaded GEMMs inside fused kernels: every transposed side, an epilogue reading a bias (per
+  // column) and a full [M, N] operand (per row and column), batched; odd sizes split over rows
+  // and over columns.
+  ThreadCountGuard guard;
+  const MatCase cases[] = {{{}, 1, 600, 4099}, {{}, 257, 255, 65}, {{}, 255, 33, 257}, {{2}, 17, 257, 513}, {{3, 1}, 257, 255, 33}};
+  uint64_t seed = 9970;
+  for (DType t : {DType::F32, DType::F64})
+    for (const MatCase &c : cases)
+      for (int sides = 0; sides < 4; ++sides)
+        for (int epilogue = 0; epilogue < 3; epilogue += 2) {
+          if (sides == 0 && !epilogue) continue; // a plain matmul: not a fused kernel
+          std::unique_ptr<ir::Graph> owned = fusableMatMul(t, c, sides & 1, sides & 2, epilogue);
+          const ir::Graph &g = *owned;
+          auto f = g.clone();
+          ASSERT_EQ(passes::fusion(*f), 1);
+          ASSERT_EQ(f->nodes.size(), 1u) << ir::print(*f);
+          SCOPED_TRACE(ir::print(*f));
+          std::mt19937_64 rng(seed++);
+          std::vector<HostArray> args;
+          for (const ir::Value *v : g.inputs) args.push_back(quarterIntegers(v->type, rng));
+          HostArray got = sameAtThreadCounts(*f, args, true).at(0);
+          EXPECT_TRUE(got.bytes == runInterpreter(g, args).at(0).bytes);
+        }
+}
+
+TEST(CodegenGemmThreads, ShapeGenericKernelSplitsAtRunTime) {
+  // The eager kernel decides at run time: the same kernel runs small GEMMs inline and large ones
+  // (split over rows or columns) across threads, with operands read through transposed strides.
+  ThreadCountGuard guard;
+  const ir::OpDef &mm = ir::opDef(OpId::MatMul);
+  for (DType t : kDTypes) {
+    SCOPED_TRACE(ir::dtypeName(t));
+    std::vector<Type> first{{t, {3, 4}}, {t, {4, 5}}};
+    rt::KernelFn fn = codegen::compileShapeGeneric(mm, first, {t, {3, 5}}, {});
+    std::mt19937_64 rng(9990 + uint64_t(t));
+    for (const Mkn &s : {Mkn{1, 600, 4099}, Mkn{257, 255, 65}, Mkn{17, 257, 513}, Mkn{64, 784, 128}, Mkn{9, 10, 11}}) {
+      SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n));
+      bool big = s.m * s.k * s.n >= rt::kGemmParallelWork;
+      std::vector<Type> ts{{t, {s.m, s.k}}, {t, {s.k, s.n}}};
+      HostArray a = randomArray(ts[0], rng, Domain::Moderate), b = randomArray(ts[1], rng, Domain::Moderate);
+      HostArray aT = transposed(a), bT = transposed(b);
+      for (int sides = 0; sides < 4; ++sides) {
+        const HostArray &aMem = sides & 1 ? aT : a, &bMem = sides & 2 ? bT : b;
+        std::vector<int64_t> sizes = codegen::shapeGenericSizes(mm, ts, {t, {s.m, s.n}}, {});
+        sizes[3] = sides & 1 ? 1 : s.k;
+        sizes[4] = sides & 1 ? s.m : 1;
+        sizes[5] = sides & 2 ? 1 : s.n;
+        sizes[6] = sides & 2 ? s.k : 1;
+        auto run = [&] {
+          HostArray y({t, {s.m, s.n}});
+          std::vector<void *> bufs{y.bytes.data(), const_cast<unsigned char *>(aMem.bytes.data()),
+                                   const_cast<unsigned char *>(bMem.bytes.data())};
+          fn(bufs.data(), sizes.data());
+          return y;
+        };
+        setNumThreads(1);
+        HostArray one = run();
+        for (int threads : {2, 3}) {
+          setNumThreads(threads);
+          uint64_t before = rt::parallelJobCount();
+          HostArray many = run();
+          EXPECT_EQ(rt::parallelJobCount() > before, big) << threads << " threads, sides " << sides;
+          EXPECT_TRUE(many.bytes == one.bytes) << threads << " threads, sides " << sides;
+        }
+        auto g = oneNode("matmul", ts);
+        expectMatMulClose(*g, {a, b}, one, s.k);
+      }
+    }
   }
 }

@@ -5,6 +5,7 @@
 // (eager) kernels; small kernels stay on the calling thread. And the runtime's cache of large
 // buffers (runtime/Buffer.h): freed blocks are reused, never while a buffer holds them.
 #include "CodegenCheck.h"
+#include "ThreadCheck.h"
 
 #include "frontend/Tensor.h"
 #include "frontend/Threads.h"
@@ -22,29 +23,6 @@ using namespace dt::codegen_check;
 namespace {
 
 constexpr int64_t kMin = rt::kParallelMinElements;
-
-/// Restores the thread count when the test ends.
-struct ThreadCountGuard {
-  int saved = numThreads();
-  ~ThreadCountGuard() { setNumThreads(saved); }
-};
-
-/// Runs `g` at 1 thread, then at 2 and 3: expects the same bytes, and (when `split`) that the
-/// multi-threaded runs used the pool, else that they did not. Returns the 1-thread outputs.
-std::vector<HostArray> sameAtEveryThreadCount(const ir::Graph &g, const std::vector<HostArray> &args, bool split) {
-  setNumThreads(1);
-  std::vector<HostArray> one = runJit(g, args);
-  for (int t : {2, 3}) {
-    setNumThreads(t);
-    uint64_t before = rt::parallelJobCount();
-    std::vector<HostArray> many = runJit(g, args);
-    EXPECT_EQ(rt::parallelJobCount() > before, split) << t << " threads";
-    EXPECT_EQ(many.size(), one.size());
-    for (size_t i = 0; i < one.size() && i < many.size(); ++i)
-      EXPECT_TRUE(one[i].bytes == many[i].bytes) << t << " threads, output " << i << " differs from 1 thread";
-  }
-  return one;
-}
 
 /// Whether a nest over `shape` (already coalesced: every dim > 1, no two mergeable) is split at
 /// 2+ threads: it has >= kMin elements and more units of its outer dim than one grain.
@@ -73,7 +51,7 @@ TEST(ParallelElementwise, SizesAroundTheThresholdAndChunkBoundaries) {
       auto g = oneNode(op, ins);
       std::mt19937_64 rng(seed++);
       std::vector<HostArray> args{randomArray(ins[0], rng, Domain::General), randomArray(ins[1], rng, Domain::General)};
-      std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, n > kMin);
+      std::vector<HostArray> got = sameAtThreadCounts(*g, args, n > kMin);
       expectClose(got.at(0), runInterpreter(*g, args).at(0), Cmp::Exact);
     }
 }
@@ -88,7 +66,7 @@ TEST(ParallelElementwise, TranscendentalsAndCastsAndWhere) {
     auto g = oneNode(op, ins);
     std::mt19937_64 rng(seed++);
     std::vector<HostArray> args{randomArray(ins[0], rng, domainOf(ir::findOp(op)->id, 0))};
-    std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, true);
+    std::vector<HostArray> got = sameAtThreadCounts(*g, args, true);
     expectClose(got.at(0), runInterpreter(*g, args).at(0), cmpOf(ir::findOp(op)->id));
   }
   {
@@ -97,7 +75,7 @@ TEST(ParallelElementwise, TranscendentalsAndCastsAndWhere) {
     auto g = oneNode("cast", ins, {{"dtype", ir::Attr(std::string("i64"))}});
     std::mt19937_64 rng(seed++);
     std::vector<HostArray> args{randomArray(ins[0], rng, Domain::General)};
-    std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, true);
+    std::vector<HostArray> got = sameAtThreadCounts(*g, args, true);
     expectClose(got.at(0), runInterpreter(*g, args).at(0), Cmp::Exact);
   }
   {
@@ -106,7 +84,7 @@ TEST(ParallelElementwise, TranscendentalsAndCastsAndWhere) {
     std::mt19937_64 rng(seed++);
     std::vector<HostArray> args;
     for (const Type &t : ins) args.push_back(randomArray(t, rng, Domain::General));
-    std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, splits({301, 700}));
+    std::vector<HostArray> got = sameAtThreadCounts(*g, args, splits({301, 700}));
     expectClose(got.at(0), runInterpreter(*g, args).at(0), Cmp::Exact);
   }
 }
@@ -132,7 +110,7 @@ TEST(ParallelElementwise, BroadcastNestsSplitAlongTheOuterDim) {
     auto g = oneNode("sub", ins);
     std::mt19937_64 rng(seed++);
     std::vector<HostArray> args{randomArray(ins[0], rng, Domain::General), randomArray(ins[1], rng, Domain::General)};
-    std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, splits(c.nest));
+    std::vector<HostArray> got = sameAtThreadCounts(*g, args, splits(c.nest));
     expectClose(got.at(0), runInterpreter(*g, args).at(0), Cmp::Exact);
   }
 }
@@ -154,7 +132,7 @@ TEST(ParallelElementwise, FusedKernelMatchesOneThreadAndTheInterpreter) {
     std::mt19937_64 rng(9400 + uint64_t(rows));
     std::vector<HostArray> args;
     for (const ir::Value *in : g->inputs) args.push_back(randomArray(in->type, rng, Domain::General));
-    std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, splits({rows, 301}));
+    std::vector<HostArray> got = sameAtThreadCounts(*g, args, splits({rows, 301}));
     expectClose(got.at(0), runInterpreter(*g, args).at(0), Cmp::Ulp);
   }
 }
@@ -187,7 +165,7 @@ TEST(ParallelReduce, RowReductionsSplitAndEqualOneThread) {
       auto g = oneNode(op, ins, attrs);
       std::mt19937_64 rng(seed++);
       std::vector<HostArray> args{randomArray(ins[0], rng, Domain::Moderate)};
-      sameAtEveryThreadCount(*g, args, c.split);
+      sameAtThreadCounts(*g, args, c.split);
       setNumThreads(3);
       checkOp(op, ins, attrs, seed); // against the interpreter (accumulation bound), at 3 threads
     }
@@ -204,7 +182,7 @@ TEST(ParallelReduce, FusedReductionAndI64AndF64) {
   std::mt19937_64 rng(9600);
   std::vector<HostArray> args{randomArray(g->inputs[0]->type, rng, Domain::Moderate),
                               randomArray(g->inputs[1]->type, rng, Domain::Moderate)};
-  std::vector<HostArray> got = sameAtEveryThreadCount(*g, args, true);
+  std::vector<HostArray> got = sameAtThreadCounts(*g, args, true);
   std::vector<float> want = floats(runInterpreter(*g, args).at(0)), have = floats(got.at(0));
   for (size_t i = 0; i < want.size(); ++i) // 131 terms of exp(x) < e^4: a loose relative bound
     ASSERT_NEAR(have[i], want[i], 1e-5 * std::fabs(want[i]) + 1e-6) << "row " << i;
@@ -215,7 +193,7 @@ TEST(ParallelReduce, FusedReductionAndI64AndF64) {
     auto s = oneNode("sum", ins, attrs);
     std::mt19937_64 r2(9601);
     std::vector<HostArray> a2{randomArray(ins[0], r2, Domain::General)};
-    std::vector<HostArray> g2 = sameAtEveryThreadCount(*s, a2, true);
+    std::vector<HostArray> g2 = sameAtThreadCounts(*s, a2, true);
     if (t == DType::I64) expectClose(g2.at(0), runInterpreter(*s, a2).at(0), Cmp::Exact); // wraps alike
   }
 }
