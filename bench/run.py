@@ -496,10 +496,12 @@ def row_train(quick, label, sizes, batch, loss_kind):
     ours = "n/a (dt.compile not built)"
     if hasattr(dt, "compile"):
         cmod, cop, cl = setup(dt)
+        before = dt.cache_stats()
         t0 = time.perf_counter()
         dstep = dt.compile(make_step(dt, cmod, cop, cl))
         dstep(dx, dy)
         compile_s["dumbtorch"] = time.perf_counter() - t0
+        stages = _compile_stages(dt, dstep, before, compile_s["dumbtorch"])
         fns["dumbtorch"] = lambda: dstep(dx, dy)
     res = measure(fns, 3 if quick else 7, 0.05 if quick else 0.3)
     secs = {k: v[0] for k, v in res.items()}
@@ -511,7 +513,22 @@ def row_train(quick, label, sizes, batch, loss_kind):
             note=f"dumbtorch eager {_fmt(deager_s, 's')} ({secs['torch eager'] / deager_s:.2f}x torch eager){ratio_eager}")
     ours_c = compile_s.pop("dumbtorch", "n/a (dt.compile not built)")
     add_row(f"(d) compile of {label[4:] if label.startswith('(') else label}", "s", ours_c, compile_s,
-            note="first call (torch.compile: Dynamo/Inductor caches persist across rows)")
+            note="first call (torch.compile: Dynamo/Inductor caches persist across rows)"
+            + (f"; dumbtorch stages: {stages}" if hasattr(dt, "compile") else ""))
+
+
+def _compile_stages(dt, step, before, total):
+    """The first call's time split by stage: tracing (running the Python function on traced
+    tensors, and everything else outside the passes and codegen), the IR passes, lowering to
+    LLVM IR, LLVM's O3, machine code (the last two from the JIT's counters)."""
+    after, st = dt.cache_stats(), step.stats()["last"]
+    o3 = after.get("llvm_optimize_seconds", 0.0) - before.get("llvm_optimize_seconds", 0.0)
+    mc = after.get("llvm_codegen_seconds", 0.0) - before.get("llvm_codegen_seconds", 0.0)
+    passes, codegen = st["pass_seconds"], st["codegen_seconds"]
+    lowering = max(codegen - o3 - mc, 0.0)
+    trace = max(total - passes - codegen, 0.0)
+    return (f"trace {_fmt(trace, 's')}, passes {_fmt(passes, 's')}, LLVM IR {_fmt(lowering, 's')}, "
+            f"O3 {_fmt(o3, 's')}, machine code {_fmt(mc, 's')}")
 
 
 def row_compile_disk(quick):

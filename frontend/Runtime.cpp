@@ -7,7 +7,8 @@ namespace dt {
 
 CacheStats cacheStats() {
   codegen::CacheStats s = codegen::cacheStats();
-  return {s.kernelsCompiled, s.kernelCacheHits};
+  return {s.kernelsCompiled, s.kernelCacheHits, s.diskHits, s.diskMisses, s.diskWrites, s.diskCorrupt, s.optimizeSeconds,
+          s.codegenSeconds};
 }
 
 std::string hostCPU() { return codegen::hostCPU(); }

@@ -68,8 +68,11 @@ def detach(input: Tensor) -> Tensor:
 
 def cache_stats() -> dict:
     """The JIT's and autograd's cache counters: ``kernels_compiled`` / ``kernel_cache_hits`` (all
-    JIT kernels), ``eager_kernel_compiles`` / ``eager_kernel_hits`` (one-op eager kernels) and
-    ``backward_compiles`` / ``backward_cache_hits`` (backward graphs, cached by structure)."""
+    JIT kernels), ``eager_kernel_compiles`` / ``eager_kernel_hits`` (one-op eager kernels),
+    ``backward_compiles`` / ``backward_cache_hits`` (backward graphs, cached by structure),
+    ``disk_hits`` / ``disk_misses`` / ``disk_writes`` / ``disk_corrupt`` (the on-disk object
+    cache, ``DT_CACHE_DIR``) and ``llvm_optimize_seconds`` / ``llvm_codegen_seconds`` (time spent
+    in LLVM's O3 and in machine-code generation, this process)."""
     stats = _C.cache_stats()
     stats.update(_C._autograd_stats())
     return stats

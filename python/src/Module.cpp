@@ -179,9 +179,16 @@ PYBIND11_MODULE(_C, m) {
         py::dict d;
         d["kernels_compiled"] = s.kernelsCompiled;
         d["kernel_cache_hits"] = s.kernelCacheHits;
+        d["disk_hits"] = s.diskHits;
+        d["disk_misses"] = s.diskMisses;
+        d["disk_writes"] = s.diskWrites;
+        d["disk_corrupt"] = s.diskCorrupt;
+        d["llvm_optimize_seconds"] = s.optimizeSeconds;
+        d["llvm_codegen_seconds"] = s.codegenSeconds;
         return d;
       },
-      "The JIT's kernel-cache counters: {'kernels_compiled': n, 'kernel_cache_hits': n}.");
+      "The JIT's counters: kernels compiled and served from the cache, modules loaded from / written to the disk "
+      "cache, and the seconds spent in LLVM's O3 and machine-code generation.");
   m.def("host_cpu", &dt::hostCPU, "The CPU the JIT generates code for, e.g. 'skylake-avx512'.");
   bindTensor(m);
   bindTrace(m);
