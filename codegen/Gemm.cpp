@@ -385,6 +385,49 @@ void emitParallelGemm(KernelBuilder &kb, const GemmSpecFn &specOf, llvm::Value *
   });
 }
 
+/// emitParallelGemm for static sizes: two chunks of whole units (row tiles, or column panels),
+/// each a GEMM of static sizes, so the chunk's code is as lean as the inline GEMM's (runtime-size
+/// chunks compile to several times more code). Equal halves share one body at a runtime offset;
+/// otherwise the two shapes get one body each. At any thread count each chunk runs the same code,
+/// so the results do not depend on it (two threads at most: the machines we target have 2 cores).
+void emitStaticParallelGemm(KernelBuilder &kb, const GemmSpecFn &specOf, bool byCols, int64_t units) {
+  preferWideVectors(kb.fn); // copied to the chunk's function by emitParallelFor
+  emitParallelFor(kb, kb.i64(2), kb.i64(1), [&](KernelBuilder &c, llvm::Value *begin, llvm::Value *end) {
+    GemmSpec s = specOf(c);
+    checkSpec(s);
+    GemmShape g = gemmShape(s.dtype);
+    llvm::IRBuilder<> &b = c.b;
+    int64_t m = llvm::cast<llvm::ConstantInt>(s.m)->getSExtValue(), n = llvm::cast<llvm::ConstantInt>(s.n)->getSExtValue();
+    int64_t unit = byCols ? g.nr() : g.mr, total = byCols ? n : m;
+    int64_t cut = std::min((units + 1) / 2 * unit, total); // chunk 0: [0, cut), chunk 1: [cut, total)
+    llvm::Type *ty = c.elemType(s.dtype);
+    // The GEMM of rows (or columns) [at, at + len) of C, `at` a runtime value, `len` static.
+    auto part = [&](llvm::Value *at, int64_t len) {
+      llvm::Value *zero = b.getInt64(0);
+      llvm::Value *r0 = byCols ? zero : at, *c0 = byCols ? at : zero;
+      GemmSpec sub = s;
+      sub.m = byCols ? s.m : b.getInt64(len);
+      sub.n = byCols ? b.getInt64(len) : s.n;
+      sub.a.ptr = b.CreateInBoundsGEP(ty, s.a.ptr, b.CreateMul(r0, s.a.rowStride));
+      sub.b.ptr = b.CreateInBoundsGEP(ty, s.b.ptr, b.CreateMul(c0, s.b.colStride));
+      sub.c = b.CreateInBoundsGEP(ty, s.c, b.CreateAdd(b.CreateMul(r0, s.ldc), c0));
+      if (s.epilogue)
+        sub.epilogue = [&s, r0, c0](llvm::IRBuilder<> &hb, llvm::Value *acc, llvm::Value *row, llvm::Value *col, unsigned lanes) {
+          return s.epilogue(hb, acc, hb.CreateAdd(row, r0), hb.CreateAdd(col, c0), lanes);
+        };
+      GemmEmitter(c, sub).emit();
+    };
+    emitLoop(b, b.CreateSub(end, begin), [&](llvm::Value *i) {
+      llvm::Value *second = b.CreateICmpNE(b.CreateAdd(begin, i), b.getInt64(0));
+      if (cut == total - cut) {
+        part(b.CreateSelect(second, b.getInt64(cut), b.getInt64(0)), cut);
+        return;
+      }
+      GemmEmitter(c, s).emitIf(second, [&] { part(b.getInt64(cut), total - cut); }, [&] { part(b.getInt64(0), cut); });
+    }, "chunk");
+  });
+}
+
 } // namespace
 
 void emitGemm(KernelBuilder &kb, const GemmSpecFn &specOf) {
@@ -398,8 +441,20 @@ void emitGemm(KernelBuilder &kb, const GemmSpecFn &specOf) {
   llvm::Value *split = b.CreateAnd(b.CreateFCmpOGE(work, llvm::ConstantFP::get(f, double(kGemmParallelWork))),
                                    b.CreateICmpSGE(sp.units, b.getInt64(2)));
   if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(split)) { // static sizes: decided now
-    if (c->isOne()) return emitParallelGemm(kb, specOf, sp.units);
-    return GemmEmitter(kb, s).emit();
+    if (!c->isOne()) return GemmEmitter(kb, s).emit();
+    auto constant = [](llvm::Value *v) { return llvm::cast<llvm::ConstantInt>(v)->getSExtValue(); };
+    if (llvm::isa<llvm::ConstantInt>(sp.units) && llvm::isa<llvm::ConstantInt>(sp.byCols)) {
+      // Halves of one static shape compile to one body: take the other dim when it splits evenly
+      // and the chosen one does not (a second body costs as much compile time as the first).
+      GemmShape g = gemmShape(s.dtype);
+      int64_t m = constant(s.m), n = constant(s.n);
+      bool byCols = constant(sp.byCols) != 0;
+      auto even = [](int64_t len, int64_t unit) { return len % (2 * unit) == 0; };
+      if (byCols && !even(n, g.nr()) && even(m, g.mr)) byCols = false;
+      else if (!byCols && !even(m, g.mr) && even(n, g.nr())) byCols = true;
+      return emitStaticParallelGemm(kb, specOf, byCols, byCols ? constant(sp.panels) : constant(sp.tiles));
+    }
+    return emitParallelGemm(kb, specOf, sp.units);
   }
   GemmEmitter(kb, s).emitIf(split, [&] { emitParallelGemm(kb, specOf, sp.units); }, [&] { GemmEmitter(kb, s).emit(); });
 }

@@ -74,9 +74,13 @@ using GemmSpecFn = std::function<GemmSpec(KernelBuilder &kb)>;
 /// dimension is outlined and split across threads with dt_parallel_for (runtime/ThreadPool.h),
 /// epilogue or not: over NR-wide column panels (each thread packs only its own columns of B) when
 /// there are at least as many panels as MR-row tiles, or at least 8, or an even number of them;
-/// else over row tiles. Chunk boundaries fall on tile boundaries and every output element is
-/// computed by one thread with the same operations in the same order (the same K blocks and
-/// micro-kernel), so results are bit-identical for any thread count.
+/// else over row tiles. With static sizes the GEMM is cut into two halves of whole tiles (the
+/// other dimension when only it halves evenly), each a GEMM of static sizes: equal halves share
+/// one body, so the split costs about no extra compile time (chunks of runtime sizes compiled to
+/// 5x the code); runtime sizes split into one chunk per thread. Chunk boundaries fall on tile
+/// boundaries and every output element is computed by one thread with the same operations in the
+/// same order (the same K blocks and micro-kernel), so results are bit-identical for any thread
+/// count.
 void emitGemm(KernelBuilder &kb, const GemmSpecFn &spec);
 
 /// The M*N*K (multiply-adds) from which emitGemm splits a GEMM across threads (the runtime's
