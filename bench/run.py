@@ -13,6 +13,9 @@ Threads: every side runs on --threads N (default 1). OMP/MKL/OpenBLAS thread cou
 the environment before numpy/torch/jax are imported, torch.set_num_threads(N) is called, and JAX
 gets XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N" (the table
 prints the CPU-time/wall-time ratio observed for each peer, which shows whether the limit held).
+At N = 1 JAX still keeps a second thread busy, so every row's measurement pins all the
+process's threads to one CPU (sched_setaffinity; bench/gemm.py's own 2-thread columns are not
+pinned).
 dumbtorch gets dt.set_num_threads(N) when it has it; without it its kernels run on the calling
 thread, and at N = 2 only the peers and the limits change. `make bench` runs N = 1, then the bandwidth rows again at N = 2 in a child.
 
@@ -70,6 +73,32 @@ os.environ["DT_CACHE_DIR"] = _CACHE.name
 # --- timing ---------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _one_core():
+    """At --threads 1, every thread of the process (JAX's runtime keeps a second one busy whatever
+    XLA_FLAGS say: CPU/wall 1.6-1.9 unpinned) is pinned to one CPU while a row is measured, so
+    every side gets one core; threads started meanwhile inherit it. The mask is restored after."""
+    if THREADS != 1 or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cpu = {min(os.sched_getaffinity(0))}
+    saved = {}
+    for tid in map(int, os.listdir("/proc/self/task")):
+        try:
+            saved[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpu)
+        except OSError:  # the thread has exited
+            pass
+    try:
+        yield
+    finally:
+        for tid, mask in saved.items():
+            try:
+                os.sched_setaffinity(tid, mask)
+            except OSError:
+                pass
+
+
 def measure(fns: dict, repeats: int, min_time: float) -> dict:
     """name -> (median seconds per call, CPU/wall ratio). Each function is warmed up, then called
     in rounds: per round each function runs enough calls to last min_time, in turn."""
@@ -82,6 +111,12 @@ def measure(fns: dict, repeats: int, min_time: float) -> dict:
         calls[name] = max(1, int(min_time / dt_))
     samples = {k: [] for k in fns}
     cpu = {k: [0.0, 0.0] for k in fns}
+    with _one_core():
+        _rounds(fns, calls, repeats, samples, cpu)
+    return {k: (statistics.median(v), cpu[k][0] / max(cpu[k][1], 1e-9)) for k, v in samples.items()}
+
+
+def _rounds(fns, calls, repeats, samples, cpu):
     for _ in range(repeats):
         for name, fn in fns.items():
             c0, t0 = time.process_time(), time.perf_counter()
@@ -91,7 +126,6 @@ def measure(fns: dict, repeats: int, min_time: float) -> dict:
             cpu[name][0] += time.process_time() - c0
             cpu[name][1] += wall
             samples[name].append(wall / calls[name])
-    return {k: (statistics.median(v), cpu[k][0] / max(cpu[k][1], 1e-9)) for k, v in samples.items()}
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -505,12 +539,14 @@ def row_train(quick, label, sizes, batch, loss_kind):
         fns["dumbtorch"] = lambda: dstep(dx, dy)
     res = measure(fns, 3 if quick else 7, 0.05 if quick else 0.3)
     secs = {k: v[0] for k, v in res.items()}
+    cpu_wall = ", ".join(f"{k} {v[1]:.2f}" for k, v in res.items() if k != "dumbtorch eager")
     if "dumbtorch" in secs:
         ours = secs.pop("dumbtorch")
     deager_s = secs.pop("dumbtorch eager")
     ratio_eager = f"; dt.compile vs torch eager {secs['torch eager'] / ours:.2f}x" if isinstance(ours, float) else ""
     add_row(label, "s/step", ours, secs,
-            note=f"dumbtorch eager {_fmt(deager_s, 's')} ({secs['torch eager'] / deager_s:.2f}x torch eager){ratio_eager}")
+            note=f"dumbtorch eager {_fmt(deager_s, 's')} ({secs['torch eager'] / deager_s:.2f}x torch eager){ratio_eager}"
+            f"; CPU/wall: {cpu_wall}")
     ours_c = compile_s.pop("dumbtorch", "n/a (dt.compile not built)")
     add_row(f"(d) compile of {label[4:] if label.startswith('(') else label}", "s", ours_c, compile_s,
             note="first call (torch.compile: Dynamo/Inductor caches persist across rows)"

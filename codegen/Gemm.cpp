@@ -162,11 +162,21 @@ struct GemmEmitter {
           b.CreateAlignedStore(row, gep(dst, b.CreateMul(p, i64(nr))), llvm::Align(64));
         }, "gemm.packrow");
       }, [&] {
+        // A transposed B (K contiguous, every column of the panel present): blocks of `lanes`
+        // columns x `lanes` rows are loaded as vectors along K, transposed in registers and stored
+        // as panel rows; the rows past the last whole block go column by column below.
+        llvm::Value *kContiguous = b.CreateAnd(b.CreateICmpEQ(s.b.rowStride, i64(1)), b.CreateICmpEQ(width, i64(nr)));
+        llvm::Value *kFast = b.CreateSelect(kContiguous, b.CreateMul(b.CreateUDiv(kc, i64(g.lanes)), i64(g.lanes)), i64(0));
+        emitLoop(b, b.CreateUDiv(kFast, i64(g.lanes)), [&](llvm::Value *blk) {
+          llvm::Value *p = b.CreateMul(blk, i64(g.lanes));
+          for (unsigned c0 = 0; c0 < nr; c0 += g.lanes) packTransposedBlock(src, dst, p, c0);
+        }, "gemm.packt");
         // Column by column: reads along K, which is contiguous for a transposed B.
         emitLoop(b, i64(nr), [&](llvm::Value *c) {
           emitIf(b.CreateICmpSLT(c, width), [&] {
             llvm::Value *col = gep(src, b.CreateMul(c, s.b.colStride));
-            emitLoop(b, kc, [&](llvm::Value *p) {
+            emitLoop(b, b.CreateSub(kc, kFast), [&](llvm::Value *i) {
+              llvm::Value *p = b.CreateAdd(kFast, i);
               llvm::Value *x = b.CreateAlignedLoad(elemTy, gep(col, b.CreateMul(p, s.b.rowStride)), elemAlign());
               b.CreateAlignedStore(x, gep(dst, b.CreateAdd(b.CreateMul(p, i64(nr)), c)), elemAlign());
             }, "gemm.packcol");
@@ -179,6 +189,33 @@ struct GemmEmitter {
         }, "gemm.packc");
       });
     }, "gemm.packpanel");
+  }
+
+  /// Packs rows p .. p+lanes of columns c0 .. c0+lanes of a K-contiguous B (src: the panel's
+  /// first column at row 0 of the block, dst: the packed panel): `lanes` vector loads along K,
+  /// a transpose in registers (log2(lanes) stages; the stage of half h swaps the off-diagonal
+  /// h x h blocks of every 2h x 2h block), `lanes` vector stores of panel rows.
+  void packTransposedBlock(llvm::Value *src, llvm::Value *dst, llvm::Value *p, unsigned c0) {
+    const unsigned L = g.lanes;
+    llvm::Type *vecTy = llvm::FixedVectorType::get(elemTy, L);
+    std::vector<llvm::Value *> v(L);
+    for (unsigned c = 0; c < L; ++c) // v[c][k] = B(p + k, c0 + c)
+      v[c] = b.CreateAlignedLoad(vecTy, gep(src, b.CreateAdd(b.CreateMul(i64(c0 + c), s.b.colStride), p)), elemAlign());
+    for (unsigned h = L / 2; h >= 1; h /= 2) {
+      std::vector<int> lo(L), hi(L);
+      for (unsigned c = 0; c < L; ++c) {
+        lo[c] = int((c & h) == 0 ? c : L + c - h);
+        hi[c] = int((c & h) == 0 ? c + h : L + c);
+      }
+      for (unsigned r = 0; r < L; ++r) {
+        if (r & h) continue;
+        llvm::Value *top = v[r], *bottom = v[r + h];
+        v[r] = b.CreateShuffleVector(top, bottom, lo);
+        v[r + h] = b.CreateShuffleVector(top, bottom, hi);
+      }
+    }
+    for (unsigned k = 0; k < L; ++k) // v[k][c] = B(p + k, c0 + c): panel row p + k
+      b.CreateAlignedStore(v[k], gep(dst, b.CreateAdd(b.CreateMul(b.CreateAdd(p, i64(k)), i64(g.nr())), i64(c0))), elemAlign());
   }
 
   /// The micro-kernel: MR x nv accumulators over kc steps; aRow[r] points at A(row r, p0), the

@@ -6,7 +6,12 @@
 #include "runtime/KernelError.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +19,45 @@ namespace dt::rt {
 
 namespace {
 size_t alignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+/// DT_PROFILE=1: the time of every kernel call, summed per step name (op and result), printed to
+/// stderr when the process exits, longest first.
+class KernelProfile {
+public:
+  static KernelProfile *get() {
+    static KernelProfile *p = [] {
+      const char *env = std::getenv("DT_PROFILE");
+      return env && *env && std::strcmp(env, "0") != 0 ? new KernelProfile : nullptr;
+    }();
+    return p;
+  }
+  void add(const std::string &name, double seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto &e = totals_[name];
+    e.first += seconds;
+    ++e.second;
+  }
+  ~KernelProfile() = default;
+
+private:
+  KernelProfile() {
+    std::atexit([] { get()->print(); });
+  }
+  void print() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(totals_.begin(), totals_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) { return a.second.first > b.second.first; });
+    double all = 0;
+    for (const auto &r : rows) all += r.second.first;
+    std::fprintf(stderr, "DT_PROFILE: %zu kernels, %.3f ms in all\n%10s %8s %10s  %s\n", rows.size(), all * 1e3, "total ms",
+                 "calls", "us/call", "kernel");
+    for (const auto &[name, t] : rows)
+      std::fprintf(stderr, "%10.3f %8lld %10.2f  %s\n", t.first * 1e3, static_cast<long long>(t.second),
+                   t.first * 1e6 / double(std::max<int64_t>(t.second, 1)), name.c_str());
+  }
+  std::mutex mu_;
+  std::map<std::string, std::pair<double, int64_t>> totals_;
+};
 } // namespace
 
 std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_ptr<Buffer>> inputs,
@@ -81,10 +125,17 @@ std::vector<std::shared_ptr<Buffer>> Program::run(std::span<const std::shared_pt
 
   std::vector<void *> ptrs;
   takeKernelError(); // drop a report left by a kernel whose caller did not check
+  KernelProfile *profile = KernelProfile::get();
   for (const Step &st : steps) {
     ptrs.clear();
     for (int s : st.slots) ptrs.push_back(base[bufferOf(size_t(s))]);
-    st.fn(ptrs.data(), st.sizes.empty() ? nullptr : st.sizes.data());
+    if (profile) {
+      auto t0 = std::chrono::steady_clock::now();
+      st.fn(ptrs.data(), st.sizes.empty() ? nullptr : st.sizes.data());
+      profile->add(st.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    } else {
+      st.fn(ptrs.data(), st.sizes.empty() ? nullptr : st.sizes.data());
+    }
     if (std::optional<KernelIndexError> e = takeKernelError()) // a bad gather/scatter_add index
       throw IndexOutOfBounds(std::string_view(st.name).substr(0, st.name.find(' ')), *e);
   }

@@ -411,3 +411,27 @@ def test_cache_stats_report_llvm_time_per_stage():
     assert after["llvm_codegen_seconds"] > before["llvm_codegen_seconds"]
     if os.environ.get("DT_CACHE_DIR") != "off":  # (off: no disk cache, nothing counted)
         assert after["disk_misses"] > before["disk_misses"]
+
+
+def test_dt_profile_prints_time_per_kernel_at_exit():
+    """DT_PROFILE=1: the runtime times every kernel call and prints, when the process exits, the
+    total per kernel (op and result name), longest first."""
+    import subprocess
+    import sys
+
+    code = ("import dumbtorch as dt\n"
+            "f = dt.compile(lambda a, b: dt.sigmoid(a @ b + 1).sum())\n"
+            "x = dt.ones(8, 8)\n"
+            "for _ in range(3): f(x, x)\n")
+    env = dict(os.environ, DT_PROFILE="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    head = [i for i, ln in enumerate(lines) if ln.startswith("DT_PROFILE:")]
+    assert head, r.stderr
+    rows = lines[head[0] + 2:]
+    assert rows and all(int(ln.split()[1]) >= 3 for ln in rows if "kernel %" in ln), r.stderr
+    assert any("kernel %" in ln for ln in rows), r.stderr
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=dict(os.environ, DT_PROFILE="0"), timeout=600)
+    assert "DT_PROFILE" not in quiet.stderr
