@@ -3,10 +3,22 @@
 
 #include "ir/Error.h"
 
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace dt::ir {
+
+bool Attr::operator==(const Attr &o) const {
+  if (v.index() != o.v.index()) return false;
+  if (isFloat()) {
+    double a = std::get<double>(v), b = std::get<double>(o.v);
+    return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+  }
+  if (isList()) return asList() == o.asList(); // element by element, with this operator
+  return v == o.v;
+}
+
 
 Attr Attr::ints(const std::vector<int64_t> &xs) {
   List l;

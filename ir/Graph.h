@@ -45,7 +45,9 @@ struct Attr {
   /// A list of numbers, or one number as a list of one.
   std::vector<double> asFloats() const;
 
-  bool operator==(const Attr &o) const = default;
+  /// Equal kind and value; floats compare by value with NaN equal to NaN and -0.0 distinct from
+  /// 0.0 (what the text form keeps: a graph equals its parsed printout).
+  bool operator==(const Attr &o) const;
 };
 
 /// Attributes are kept sorted by name, so printing is canonical.

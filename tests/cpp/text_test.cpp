@@ -523,3 +523,25 @@ TEST(TextFuzz, MutatedTextParsesOrFailsWithAUserError) {
   EXPECT_GT(parsed, 20);
   EXPECT_GT(rejected, 1000);
 }
+
+// A graph equals its parsed printout also with NaN attributes (NaN equals NaN as an attribute),
+// and -0.0 and 0.0 are different attributes (they print differently and mean different consts).
+TEST(TextRoundTrip, NaNAttributesEqualAndSignedZerosDiffer) {
+  const char *text = R"(func @f() -> (f32[], f32[], f32[2]) {
+  %a = const() {value=nan} : f32[]
+  %b = const() {value=-0.0} : f32[]
+  %c = const() {shape=[2], value=[nan, 1.0]} : f32[2]
+  return %a, %b, %c
+}
+)";
+  auto g = parse(text);
+  auto back = parse(print(*g));
+  EXPECT_TRUE(g->equals(*back)) << print(*g);
+  EXPECT_TRUE(g->equals(*g->clone()));
+  EXPECT_EQ(Attr(std::nan("")), Attr(-std::nan("")));
+  EXPECT_NE(Attr(-0.0), Attr(0.0));
+  EXPECT_NE(Attr(1.0), Attr(int64_t(1))); // a float and an int are different attributes
+  EXPECT_EQ(Attr::floats({std::nan(""), 2.0}), Attr::floats({std::nan(""), 2.0}));
+  auto zero = parse(std::string(text).replace(std::string(text).find("-0.0"), 4, "0.0"));
+  EXPECT_FALSE(g->equals(*zero));
+}
