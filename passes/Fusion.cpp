@@ -94,11 +94,6 @@ struct Groups {
     if (out) r += " is a graph output";
     return r;
   }
-  /// Why elementwise producer p may not join group gid, or "" if it may.
-  std::string blocker(const Node *p, int gid) const {
-    if (std::string e = escapes(p, gid); !e.empty()) return e;
-    return placeBlocker(p, gid);
-  }
   /// Whether group gid is elementwise: its root is elementwise and it holds no matmul (only such a
   /// group may have several results).
   bool elementwiseGroup(int gid) const {
@@ -136,7 +131,7 @@ struct Groups {
                          " (where the kernel runs)");
     return "";
   }
-  /// blocker without the use conditions: whether p may be computed in gid's nest at all.
+  /// Whether p may be computed in gid's nest at all (use conditions aside), or "" if it may.
   std::string placeBlocker(const Node *p, int gid) const {
     const Value *v = p->result;
     if (const Node *m = matmuls[size_t(gid)])
@@ -285,7 +280,7 @@ Groups findGroups(const Graph &g) {
           const Node *p = o->def;
           if (!p || gr.groupOf.count(p) || gr.clones[size_t(gid)].count(p)) continue;
           Role pr = roleOf(*p);
-          if (p->op == "broadcast_to" && !gr.blocker(p, gid).empty() && gr.placeBlocker(p, gid).empty()) {
+          if (p->op == "broadcast_to" && !gr.escapes(p, gid).empty() && gr.placeBlocker(p, gid).empty()) {
             gr.clones[size_t(gid)].insert(p);
             gr.clonedAnywhere.insert(p);
             gr.members[size_t(gid)].push_back(p);

@@ -37,7 +37,6 @@ public:
     e.first += seconds;
     ++e.second;
   }
-  ~KernelProfile() = default;
 
 private:
   KernelProfile() {
